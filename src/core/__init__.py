@@ -1,0 +1,1 @@
+"""Composition root: configuration, exceptions and the thin Discord client."""

@@ -1,0 +1,1 @@
+"""Stats, monitoring and presence services: plain classes with injected dependencies."""

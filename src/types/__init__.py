@@ -1,0 +1,1 @@
+"""Data models and the Protocols services depend on."""

@@ -1,0 +1,1 @@
+"""Small general tools, each usable on its own."""
