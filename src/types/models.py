@@ -1,0 +1,109 @@
+"""Pydantic models for what StatsBot records, shows and persists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class EventKind(StrEnum):
+    """What happened to a member."""
+
+    JOIN = "join"
+    LEAVE = "leave"
+    BAN = "ban"
+    UNBAN = "unban"
+
+
+class MemberEvent(BaseModel):
+    """One join, leave, ban or unban; ids are strings because JSON numbers lose precision past 2**53."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: EventKind
+    member_id: str
+    username: str
+    display_name: str | None = None
+    timestamp: datetime
+    bot: bool = False
+
+
+class DailyStats(BaseModel):
+    """Everything recorded for one calendar day in the configured time zone (one file per day)."""
+
+    schema_version: int = SCHEMA_VERSION
+    date: date
+    events: list[MemberEvent] = Field(default_factory=list)
+    member_count_start: int | None = None
+    member_count_end: int | None = None
+
+    def count(self, kind: EventKind) -> int:
+        """How many events of `kind` happened that day."""
+        return sum(1 for event in self.events if event.kind is kind)
+
+    @property
+    def net_change(self) -> int:
+        """Joins minus leaves minus bans (a ban removes a member; an unban does not add one back)."""
+        return self.count(EventKind.JOIN) - self.count(EventKind.LEAVE) - self.count(EventKind.BAN)
+
+
+class CounterKind(StrEnum):
+    """The three channel-name counters."""
+
+    MEMBERS = "members"
+    ONLINE = "online"
+    BANS = "bans"
+
+
+class ChannelStats(BaseModel):
+    """A counter channel's state as the heartbeat and /health show it."""
+
+    kind: CounterKind
+    channel_id: int
+    value: int | None = None
+    shown_name: str | None = None
+    pending_name: str | None = None
+    last_renamed: datetime | None = None
+    next_rename_at: datetime | None = None
+    paused_reason: str | None = None
+    last_error: str | None = None
+
+
+class SystemMetrics(BaseModel):
+    """One reading of the process and host, for the heartbeat and alerts."""
+
+    uptime_s: float
+    cpu_percent: float
+    rss_mb: float
+    rss_percent: float
+    system_memory_percent: float
+    disk_percent: float
+    threads: int
+    latency_ms: float | None = None
+
+
+class EmbedField(BaseModel):
+    """One field of an embed."""
+
+    name: str
+    value: str
+    inline: bool = False
+
+
+class Embed(BaseModel):
+    """A Discord embed as services build it; the adapter turns it into discord.py's Embed."""
+
+    title: str
+    description: str = ""
+    color: int = 0x5865F2
+    fields: list[EmbedField] = Field(default_factory=list)
+    footer: str | None = None
+    timestamp: datetime | None = None
+
+    def field(self, name: str) -> str | None:
+        """The value of the field called `name`, or None."""
+        return next((f.value for f in self.fields if f.name == name), None)
