@@ -1,0 +1,133 @@
+"""The thin discord.py client: least-privilege intents, gateway events turned into service calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+import discord
+
+from src.core.config import Settings
+from src.types.models import EventKind, MemberEvent
+from src.utils.logging import get_logger
+
+log = get_logger(__name__, service="bot")
+
+# discord.py sleeps instead of raising for any 429 shorter than this; 30 s is the smallest it accepts.
+MAX_RATELIMIT_WAIT = 30.0
+
+
+class BotEvents(Protocol):
+    """What the client tells the composition root; implemented by `src.core.app.StatsBotApp`."""
+
+    async def guild_ready(self, guild: discord.Guild) -> None:
+        """The watched guild arrived in a fresh gateway session (start-up or after a re-identify)."""
+        ...
+
+    def member_event(self, event: MemberEvent) -> None:
+        """A join, leave, ban or unban in the watched guild."""
+        ...
+
+    def connection_changed(self, connected: bool) -> None:
+        """The gateway connected, resumed or dropped."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Stop services in order and flush data before the client disconnects."""
+        ...
+
+
+def build_intents(settings: Settings) -> discord.Intents:
+    """Only what StatsBot needs: no message content and no presences (online comes from with_counts)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.moderation = True  # ban/unban events, not privileged
+    intents.members = settings.members_intent  # privileged: exact join/leave events
+    return intents
+
+
+class StatsBot(discord.Client):
+    """A discord.Client with no member cache and no start-up chunking: counting does not need them."""
+
+    def __init__(self, settings: Settings, events: BotEvents) -> None:
+        super().__init__(
+            intents=build_intents(settings),
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            status=discord.Status.online,
+        )
+        self._settings = settings
+        self._events = events
+        self.target_guild_id: int | None = settings.guild_id
+
+    def is_target(self, guild: discord.Guild) -> bool:
+        """Whether `guild` is the one StatsBot watches (GUILD_ID, or the guild owning the counter channel)."""
+        if self.target_guild_id is None and guild.get_channel(self._settings.member_count_channel_id):
+            self.target_guild_id = guild.id
+        return guild.id == self.target_guild_id
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Start or re-baseline as soon as the guild arrives, without waiting for on_ready's delay."""
+        if self.is_target(guild):
+            await self._events.guild_ready(guild)
+
+    async def on_ready(self) -> None:
+        """Log the session, and explain what to fix when the watched guild is not among the bot's guilds."""
+        log.info("bot.ready", user=str(self.user), guilds=len(self.guilds), guild_id=self.target_guild_id)
+        if self.target_guild_id is None or self.get_guild(self.target_guild_id) is None:
+            log.error(
+                "bot.guild_not_found",
+                guild_id=self.target_guild_id,
+                fix="invite the bot to the server that owns MEMBER_COUNT_CHANNEL_ID, or set GUILD_ID",
+            )
+
+    async def on_connect(self) -> None:
+        """The gateway connected."""
+        self._events.connection_changed(True)
+
+    async def on_resumed(self) -> None:
+        """The gateway session resumed; missed events are replayed by Discord."""
+        self._events.connection_changed(True)
+
+    async def on_disconnect(self) -> None:
+        """The gateway dropped; discord.py reconnects by itself."""
+        self._events.connection_changed(False)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        """Record a join (members intent)."""
+        if member.guild.id == self.target_guild_id:
+            self._record(EventKind.JOIN, member, member.joined_at)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """Record a leave; the raw event fires even with the member cache off."""
+        if payload.guild_id == self.target_guild_id:
+            self._record(EventKind.LEAVE, payload.user, None)
+
+    async def on_member_ban(self, guild: discord.Guild, user: discord.User | discord.Member) -> None:
+        """Record a ban (moderation intent)."""
+        if guild.id == self.target_guild_id:
+            self._record(EventKind.BAN, user, None)
+
+    async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
+        """Record an unban (moderation intent)."""
+        if guild.id == self.target_guild_id:
+            self._record(EventKind.UNBAN, user, None)
+
+    async def close(self) -> None:
+        """Stop services and flush data first, then disconnect (SIGTERM and SIGINT come here)."""
+        if not self.is_closed():
+            await self._events.shutdown()
+        await super().close()
+
+    def _record(self, kind: EventKind, user: discord.User | discord.Member, at: datetime | None) -> None:
+        self._events.member_event(
+            MemberEvent(
+                kind=kind,
+                member_id=str(user.id),
+                username=user.name,
+                display_name=getattr(user, "global_name", None) or user.display_name,
+                timestamp=at or discord.utils.utcnow(),
+                bot=user.bot,
+            )
+        )

@@ -1,0 +1,177 @@
+"""The DiscordPort implemented with discord.py: the only place services' calls meet the real client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import aiohttp
+import discord
+
+from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
+from src.types.models import Embed
+from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+
+BAN_PAGE = 1000  # Discord's largest ban page
+
+_KINDS = {
+    discord.ChannelType.text: ChannelKind.TEXT,
+    discord.ChannelType.news: ChannelKind.TEXT,
+    discord.ChannelType.voice: ChannelKind.VOICE,
+    discord.ChannelType.stage_voice: ChannelKind.STAGE,
+    discord.ChannelType.category: ChannelKind.CATEGORY,
+}
+
+
+@asynccontextmanager
+async def translate_errors(operation: str, channel_id: int | None = None) -> AsyncIterator[None]:
+    """Turn discord.py and aiohttp failures into StatsBot's transient/permanent/rate-limited errors."""
+    where = f" in channel {channel_id}" if channel_id else ""
+    try:
+        yield
+    except discord.RateLimited as exc:
+        raise RateLimitedError(exc.retry_after) from exc
+    except discord.Forbidden as exc:
+        raise PermanentDiscordError(
+            f"{operation}: missing permissions{where} ({exc.text or exc.status})",
+            fix=f"give the bot the permissions {operation} needs{where}",
+        ) from exc
+    except discord.NotFound as exc:
+        raise PermanentDiscordError(
+            f"{operation}: not found{where}", fix="check the configured channel and server ids"
+        ) from exc
+    except discord.HTTPException as exc:
+        if exc.status == 429 or exc.status >= 500:
+            raise TransientDiscordError(f"{operation}: HTTP {exc.status}") from exc
+        raise PermanentDiscordError(f"{operation}: HTTP {exc.status} {exc.text}") from exc
+    except (aiohttp.ClientError, discord.ConnectionClosed, TimeoutError, ConnectionError) as exc:
+        raise TransientDiscordError(f"{operation}: {type(exc).__name__}") from exc
+
+
+def to_discord_embed(embed: Embed) -> discord.Embed:
+    """Convert the services' embed model into discord.py's."""
+    result = discord.Embed(
+        title=embed.title,
+        description=embed.description or None,
+        colour=embed.color,
+        timestamp=embed.timestamp,
+    )
+    for field in embed.fields:
+        result.add_field(name=field.name, value=field.value, inline=field.inline)
+    if embed.footer:
+        result.set_footer(text=embed.footer)
+    return result
+
+
+class DiscordAdapter:
+    """Implements `src.types.ports.DiscordPort` on a connected discord.py client for one guild."""
+
+    def __init__(self, client: discord.Client, guild_id: int) -> None:
+        self._client = client
+        self.guild_id = guild_id
+        self._connected = False
+
+    def set_connected(self, connected: bool) -> None:
+        """Record whether the gateway session is up (the client's connect/disconnect events call this)."""
+        self._connected = connected
+
+    def is_connected(self) -> bool:
+        """Whether the gateway session is up."""
+        return self._connected and not self._client.is_closed()
+
+    def latency(self) -> float | None:
+        """Gateway heartbeat latency in seconds, or None before the first heartbeat ACK."""
+        value = self._client.latency
+        return None if value != value or value == float("inf") else value  # NaN/inf mean "unknown"
+
+    def gateway_member_count(self) -> int | None:
+        """discord.py keeps `Guild.member_count` current from join/remove events, even without a cache."""
+        guild = self._client.get_guild(self.guild_id)
+        return guild.member_count if guild else None
+
+    async def fetch_counts(self) -> GuildCounts:
+        """Approximate member and online counts (`with_counts`), which need no privileged intent."""
+        async with translate_errors("fetch counts"):
+            data = cast(dict[str, Any], await self._client.http.get_guild(self.guild_id, with_counts=True))
+        return GuildCounts(
+            members=int(data.get("approximate_member_count") or 0),
+            online=int(data.get("approximate_presence_count") or 0),
+        )
+
+    async def count_bans(self) -> int:
+        """Count every ban by paging raw JSON, without building a User object per ban."""
+        total, after = 0, None
+        while True:
+            async with translate_errors("count bans"):
+                page = await self._client.http.get_bans(self.guild_id, BAN_PAGE, after=after)
+            total += len(page)
+            if len(page) < BAN_PAGE:
+                return total
+            after = max(int(entry["user"]["id"]) for entry in page)
+
+    async def fetch_channel(self, channel_id: int) -> ChannelInfo:
+        """Fetch a channel and the bot's permissions in it."""
+        async with translate_errors("fetch channel", channel_id):
+            channel = await self._client.fetch_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        can_rename = can_send = False
+        if guild is not None and guild.me is not None and isinstance(channel, discord.abc.GuildChannel):
+            perms = channel.permissions_for(guild.me)
+            can_rename = perms.view_channel and perms.manage_channels
+            can_send = perms.view_channel and perms.send_messages and perms.embed_links
+        return ChannelInfo(
+            channel_id=channel_id,
+            name=getattr(channel, "name", "") or "",
+            kind=_KINDS.get(channel.type, ChannelKind.OTHER)
+            if isinstance(channel, discord.abc.GuildChannel)
+            else ChannelKind.OTHER,
+            guild_id=guild.id if guild else 0,
+            can_rename=can_rename,
+            can_send=can_send,
+        )
+
+    async def rename_channel(self, channel_id: int, name: str) -> None:
+        """Rename a channel; a long 429 raises RateLimitedError instead of sleeping inside the call."""
+        async with translate_errors("rename channel", channel_id):
+            await self._client.http.edit_channel(channel_id, name=name)
+
+    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+        """Post an embed and return the new message's id."""
+        async with translate_errors("send message", channel_id):
+            message = await self._messageable(channel_id).send(content=content, embed=to_discord_embed(embed))
+        return message.id
+
+    async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
+        """Edit a message in place; False when it was deleted."""
+        try:
+            async with translate_errors("edit message", channel_id):
+                await (
+                    self._messageable(channel_id)
+                    .get_partial_message(message_id)
+                    .edit(embed=to_discord_embed(embed))
+                )
+        except PermanentDiscordError as exc:
+            if isinstance(exc.__cause__, discord.NotFound):
+                return False
+            raise
+        return True
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Delete a message; one already gone is fine."""
+        try:
+            async with translate_errors("delete message", channel_id):
+                await self._messageable(channel_id).get_partial_message(message_id).delete()
+        except PermanentDiscordError as exc:
+            if not isinstance(exc.__cause__, discord.NotFound):
+                raise
+
+    async def set_presence(self, status: str, text: str | None) -> None:
+        """Set status and a Watching activity."""
+        activity = discord.Activity(type=discord.ActivityType.watching, name=text) if text else None
+        async with translate_errors("set presence"):
+            await self._client.change_presence(status=discord.Status(status), activity=activity)
+
+    def _messageable(self, channel_id: int) -> discord.PartialMessageable:
+        # A partial messageable needs no channel cache, so posting works before or without one.
+        return self._client.get_partial_messageable(channel_id, guild_id=self.guild_id)
