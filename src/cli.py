@@ -1,0 +1,131 @@
+"""Command-line interface: run the bot, show settings, run the sandbox or demo, import and report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from src import __version__
+from src.core.config import Settings, load_settings
+from src.core.exceptions import ConfigError
+from src.utils.logging import configure_logging, register_secret
+
+EXIT_CONFIG = 2
+
+
+def _settings_or_exit() -> Settings:
+    """Load settings; on problems print every one of them and exit 2 without a traceback."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        count = len(exc.problems)
+        print(f"StatsBot cannot start: {count} configuration problem{'s' * (count != 1)}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("Settings come from the environment, config/.env and .env (see README).", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    register_secret(settings.bot_token.get_secret_value())
+    return settings
+
+
+def _logging_for(settings: Settings) -> None:
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        log_dir=settings.log_dir,
+        retention_days=settings.log_retention_days,
+    )
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    """Run the bot until SIGTERM/SIGINT."""
+    settings = _settings_or_exit()
+    _logging_for(settings)
+    from src.core.app import run_bot
+
+    return asyncio.run(run_bot(settings))
+
+
+def cmd_config(_: argparse.Namespace) -> int:
+    """Print the effective settings with secrets masked."""
+    settings = _settings_or_exit()
+    shown = settings.describe()
+    width = max(map(len, shown))
+    for name, value in shown.items():
+        print(f"{name.ljust(width)}  {value}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the Discord emulator alone."""
+    from src.sandbox.cli import main as sandbox_main
+
+    return sandbox_main(args.rest)
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    """Run the bot against the sandbox with a simulated community and a live view."""
+    from src.demo import main as demo_main
+
+    return demo_main()
+
+
+def cmd_import_legacy(args: argparse.Namespace) -> int:
+    """Convert the original StatsBot's member_stats.json into daily files."""
+    settings = _settings_or_exit()
+    _logging_for(settings)
+    from src.core.app import import_legacy
+
+    return asyncio.run(import_legacy(settings, Path(args.path)))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print (or post) a daily or weekly report from stored data."""
+    settings = _settings_or_exit()
+    _logging_for(settings)
+    from src.core.app import report
+
+    return asyncio.run(report(settings, args.kind, args.date, post=args.post))
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-21") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m src", description="StatsBot: Discord server statistics.")
+    parser.add_argument("--version", action="version", version=f"StatsBot {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    commands: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+        "run": (cmd_run, "run the bot (default)"),
+        "config": (cmd_config, "print the effective settings, secrets masked"),
+        "sandbox": (cmd_sandbox, "run the embedded Discord emulator alone"),
+        "demo": (cmd_demo, "watch the bot work against the sandbox"),
+        "import-legacy": (cmd_import_legacy, "import the original StatsBot's member_stats.json"),
+        "report": (cmd_report, "print or post a report from stored data"),
+    }
+    parsers = {}
+    for name, (handler, text) in commands.items():
+        parsers[name] = sub.add_parser(name, help=text, description=text)
+        parsers[name].set_defaults(handler=handler)
+    parsers["sandbox"].add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the sandbox")
+    parsers["import-legacy"].add_argument("path", help="path to the old data/member_stats.json")
+    parsers["report"].add_argument("kind", choices=["daily", "weekly"])
+    parsers["report"].add_argument("--date", type=_parse_date, help="the day (or the week's last day)")
+    parsers["report"].add_argument("--post", action="store_true", help="post to STATS_CHANNEL_ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the chosen command (the bot when none is given)."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", cmd_run)
+    return handler(args)

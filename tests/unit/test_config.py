@@ -1,0 +1,161 @@
+"""Configuration: original variable names, defaults, and errors that name the variable and the fix."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from src.core.config import load_settings
+from src.core.exceptions import ConfigError
+from tests.conftest import BASE_SETTINGS, TEST_TOKEN
+
+
+def _problems(**values: object) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **{**BASE_SETTINGS, **values})
+    return info.value.problems
+
+
+def test_defaults_match_the_original_bot(make_settings):
+    """Intervals and log level keep the original StatsBot's defaults."""
+    settings = make_settings()
+    assert settings.update_interval == 300
+    assert settings.heartbeat_interval == 3600
+    assert settings.presence_update_interval == 300
+    assert settings.max_backoff == 3600
+    assert settings.log_level == "INFO"
+    assert settings.timezone == "America/New_York"
+    assert settings.daily_report_time == time(0, 0)
+    assert settings.channel_rename_limit == 2 and settings.channel_rename_window == 600
+
+
+def test_missing_token_names_variable_and_where_to_get_it():
+    """An absent BOT_TOKEN says it is not set and where the token comes from."""
+    values = {k: v for k, v in BASE_SETTINGS.items() if k != "bot_token"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **values)
+    assert len(info.value.problems) == 1
+    assert info.value.problems[0].startswith("BOT_TOKEN is not set")
+    assert "Developer Portal" in info.value.problems[0]
+
+
+def test_non_numeric_channel_id_shows_value_and_example():
+    """A channel id that is not a number names the variable, echoes the value and shows a valid id."""
+    (problem,) = _problems(member_count_channel_id="general")
+    assert problem.startswith("MEMBER_COUNT_CHANNEL_ID='general' is invalid")
+    assert "123456789012345678" in problem
+
+
+def test_bad_timezone_suggests_iana_names():
+    """An unknown zone is refused with examples of valid names."""
+    (problem,) = _problems(timezone="Eastern Time")
+    assert problem.startswith("TIMEZONE='Eastern Time' is invalid")
+    assert "America/New_York" in problem
+
+
+@pytest.mark.parametrize("value", ["25:00", "7pm", "12:60", ""])
+def test_bad_report_time_is_refused(value):
+    """DAILY_REPORT_TIME must be HH:MM or HH:MM:SS within a day."""
+    (problem,) = _problems(daily_report_time=value)
+    assert problem.startswith("DAILY_REPORT_TIME=")
+    assert "HH:MM" in problem
+
+
+@pytest.mark.parametrize(("value", "expected"), [("07:30", time(7, 30)), ("23:59:59", time(23, 59, 59))])
+def test_report_time_accepts_both_forms(make_settings, value, expected):
+    """Both HH:MM and HH:MM:SS parse."""
+    assert make_settings(daily_report_time=value).daily_report_time == expected
+
+
+@pytest.mark.parametrize(("value", "index"), [("sunday", 6), ("Mon", 0), ("FRIDAY", 4)])
+def test_weekday_names(make_settings, value, index):
+    """Weekday names and abbreviations in any case are accepted."""
+    assert make_settings(weekly_report_day=value).weekly_report_day == index
+
+
+def test_every_problem_is_listed_at_once():
+    """Several bad values produce one error listing each of them."""
+    problems = _problems(timezone="Nowhere/Land", update_interval="soon", log_level="LOUD")
+    assert [p.split("=")[0] for p in problems] == ["UPDATE_INTERVAL", "LOG_LEVEL", "TIMEZONE"]
+
+
+def test_small_intervals_are_allowed_for_tests_and_the_sandbox(make_settings):
+    """Fractions of a second are valid intervals."""
+    settings = make_settings(update_interval="0.2", heartbeat_interval="0.5", channel_rename_window="1.5")
+    assert settings.update_interval == 0.2 and settings.channel_rename_window == 1.5
+
+
+def test_zero_interval_is_refused():
+    """An interval must be greater than zero."""
+    (problem,) = _problems(heartbeat_interval=0)
+    assert problem.startswith("HEARTBEAT_INTERVAL=0 is invalid")
+
+
+def test_token_is_masked_in_repr_and_description(make_settings):
+    """The token appears neither in repr() nor in the printed configuration."""
+    settings = make_settings()
+    assert TEST_TOKEN not in repr(settings)
+    assert TEST_TOKEN not in str(settings.describe())
+    assert settings.describe()["BOT_TOKEN"] == "********"
+
+
+def test_invalid_token_error_does_not_echo_it():
+    """A malformed token is reported without printing the token."""
+    (problem,) = _problems(bot_token="secret value with spaces")
+    assert problem.startswith("BOT_TOKEN is invalid")
+    assert "secret value" not in problem
+
+
+def test_bot_prefix_is_stripped(make_settings):
+    """A token pasted as 'Bot <token>' still works."""
+    assert make_settings(bot_token=f"Bot {TEST_TOKEN}").bot_token.get_secret_value() == TEST_TOKEN
+
+
+def test_template_too_long_is_refused():
+    """A counter name over 100 characters is refused at config time."""
+    (problem,) = _problems(member_count_template="x" * 95 + " {count:,}")
+    assert problem.startswith("MEMBER_COUNT_TEMPLATE=")
+    assert "at most 100" in problem
+
+
+def test_template_with_unknown_placeholder_is_refused():
+    """Only {count} may be used in a template."""
+    (problem,) = _problems(ban_count_template="Bans: {total}")
+    assert "placeholder" in problem
+
+
+def test_urls_need_the_right_scheme():
+    """Base and gateway URLs must be http(s) and ws(s)."""
+    (problem,) = _problems(discord_api_base_url="ftp://x", discord_gateway_url="http://y")
+    assert "DISCORD_API_BASE_URL" in problem and "DISCORD_GATEWAY_URL" in problem
+
+
+def test_reads_original_config_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An existing install's config/.env is read with the original variable names."""
+    (tmp_path / "config").mkdir()
+    lines = [f"{k.upper()}={v}" for k, v in BASE_SETTINGS.items()] + ["UPDATE_INTERVAL=120"]
+    (tmp_path / "config" / ".env").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.update_interval == 120
+    assert settings.member_count_channel_id == BASE_SETTINGS["member_count_channel_id"]
+
+
+def test_local_env_overrides_config_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A .env in the working folder wins over config/.env."""
+    (tmp_path / "config").mkdir()
+    lines = [f"{k.upper()}={v}" for k, v in BASE_SETTINGS.items()]
+    (tmp_path / "config" / ".env").write_text("\n".join([*lines, "LOG_LEVEL=DEBUG"]) + "\n")
+    (tmp_path / ".env").write_text("LOG_LEVEL=WARNING\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().log_level == "WARNING"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch):
+    """Plain environment variables work without any file."""
+    for key, value in BASE_SETTINGS.items():
+        monkeypatch.setenv(key.upper(), str(value))
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    assert load_settings(None).zone.key == "Europe/Berlin"
