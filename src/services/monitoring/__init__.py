@@ -1,1 +1,1 @@
-"""The monitoring service."""
+"""Monitoring: process metrics, the heartbeat status message, alerts and start/stop notices."""

@@ -1,0 +1,32 @@
+"""Short human texts for durations, ages and Discord's length limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def human_duration(seconds: float) -> str:
+    """Render a duration as the two or three largest units, e.g. "2d 3h 4m" or "45s"."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{days}d"] if days else []
+    if days or hours:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m")
+    return " ".join(parts)
+
+
+def ago(then: datetime | None, now: datetime, *, never: str = "never") -> str:
+    """Render how long ago `then` was, e.g. "5m ago", or `never` when it is None."""
+    if then is None:
+        return never
+    return f"{human_duration((now - then).total_seconds())} ago"
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

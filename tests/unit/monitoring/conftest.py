@@ -1,0 +1,39 @@
+"""Fixtures for the monitoring tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from src.utils.clock import ManualClock
+
+from .fakes import FakePort, FakeSampler, FakeStats, MemoryStore, PendingClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def port(clock: ManualClock) -> FakePort:
+    return FakePort(clock)
+
+
+@pytest.fixture
+def stats() -> FakeStats:
+    return FakeStats()
+
+
+@pytest.fixture
+def sampler() -> FakeSampler:
+    return FakeSampler()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def pending() -> PendingClock:
+    return PendingClock()
