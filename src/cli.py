@@ -78,7 +78,7 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     """Convert the original StatsBot's member_stats.json into daily files."""
     settings = _settings_or_exit()
     _logging_for(settings)
-    from src.core.app import import_legacy
+    from src.core.offline import import_legacy
 
     return asyncio.run(import_legacy(settings, Path(args.path)))
 
@@ -87,7 +87,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print (or post) a daily or weekly report from stored data."""
     settings = _settings_or_exit()
     _logging_for(settings)
-    from src.core.app import report
+    from src.core.offline import report
 
     return asyncio.run(report(settings, args.kind, args.date, post=args.post))
 

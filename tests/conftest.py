@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import discord
 import pytest
+import yarl
 
 from src.core.config import Settings, load_settings
 
@@ -28,6 +30,13 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's StatsBot variables."""
     for name in _ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _discord_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything that escapes the sandbox fails fast on a closed loopback port instead of leaving the host."""
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:9/api/v10")
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL("ws://127.0.0.1:9/"))
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
 from typing import Protocol
 
 import discord
 
 from src.core.config import Settings
 from src.types.models import EventKind, MemberEvent
+from src.types.ports import Clock
 from src.utils.logging import get_logger
 
 log = get_logger(__name__, service="bot")
@@ -49,7 +50,7 @@ def build_intents(settings: Settings) -> discord.Intents:
 class StatsBot(discord.Client):
     """A discord.Client with no member cache and no start-up chunking: counting does not need them."""
 
-    def __init__(self, settings: Settings, events: BotEvents) -> None:
+    def __init__(self, settings: Settings, events: BotEvents, clock: Clock) -> None:
         super().__init__(
             intents=build_intents(settings),
             member_cache_flags=discord.MemberCacheFlags.none(),
@@ -59,6 +60,8 @@ class StatsBot(discord.Client):
         )
         self._settings = settings
         self._events = events
+        self._clock = clock
+        self._closing: asyncio.Task[None] | None = None
         self.target_guild_id: int | None = settings.guild_id
 
     def is_target(self, guild: discord.Guild) -> bool:
@@ -97,22 +100,28 @@ class StatsBot(discord.Client):
     async def on_member_join(self, member: discord.Member) -> None:
         """Record a join (members intent)."""
         if member.guild.id == self.target_guild_id:
-            self._record(EventKind.JOIN, member, member.joined_at)
+            self._record(EventKind.JOIN, member)
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """Record a leave; the raw event fires even with the member cache off."""
         if payload.guild_id == self.target_guild_id:
-            self._record(EventKind.LEAVE, payload.user, None)
+            self._record(EventKind.LEAVE, payload.user)
 
     async def on_member_ban(self, guild: discord.Guild, user: discord.User | discord.Member) -> None:
         """Record a ban (moderation intent)."""
         if guild.id == self.target_guild_id:
-            self._record(EventKind.BAN, user, None)
+            self._record(EventKind.BAN, user)
 
     async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
         """Record an unban (moderation intent)."""
         if guild.id == self.target_guild_id:
-            self._record(EventKind.UNBAN, user, None)
+            self._record(EventKind.UNBAN, user)
+
+    def request_close(self) -> None:
+        """Begin a graceful close from a signal handler (idempotent)."""
+        if self._closing is None:
+            log.info("bot.signal_received")
+            self._closing = asyncio.create_task(self.close())
 
     async def close(self) -> None:
         """Stop services and flush data first, then disconnect (SIGTERM and SIGINT come here)."""
@@ -120,14 +129,14 @@ class StatsBot(discord.Client):
             await self._events.shutdown()
         await super().close()
 
-    def _record(self, kind: EventKind, user: discord.User | discord.Member, at: datetime | None) -> None:
+    def _record(self, kind: EventKind, user: discord.User | discord.Member) -> None:
         self._events.member_event(
             MemberEvent(
                 kind=kind,
                 member_id=str(user.id),
                 username=user.name,
                 display_name=getattr(user, "global_name", None) or user.display_name,
-                timestamp=at or discord.utils.utcnow(),
+                timestamp=self._clock.now(),
                 bot=user.bot,
             )
         )

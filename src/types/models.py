@@ -107,3 +107,16 @@ class Embed(BaseModel):
     def field(self, name: str) -> str | None:
         """The value of the field called `name`, or None."""
         return next((f.value for f in self.fields if f.name == name), None)
+
+    def as_text(self) -> str:
+        """A plain-text rendering for terminals (`python -m src report`, the demo)."""
+        lines = [self.title, "=" * len(self.title)]
+        if self.description:
+            lines += [self.description, ""]
+        for item in self.fields:
+            lines.append(
+                f"{item.name}: {item.value}" if "\n" not in item.value else f"{item.name}:\n{item.value}"
+            )
+        if self.footer:
+            lines += ["", self.footer]
+        return "\n".join(lines)

@@ -25,6 +25,17 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+class ShiftedClock(SystemClock):
+    """Real time that starts at `start`: lets the demo and end-to-end tests cross a midnight in seconds."""
+
+    def __init__(self, start: datetime) -> None:
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """Return the shifted current time in UTC."""
+        return datetime.now(UTC) + self._offset
+
+
 class ManualClock:
     """A clock that only moves when a test calls `advance`; sleepers wake when their time comes."""
 

@@ -1,0 +1,231 @@
+"""Composition root: builds the store, services and client, and owns start-up and shut-down order."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+import discord
+import yarl
+
+from src.core.bot import StatsBot
+from src.core.config import Settings
+from src.core.discord_adapter import DiscordAdapter
+from src.services.monitoring.alerts import AlertMonitor
+from src.services.monitoring.heartbeat import HeartbeatService
+from src.services.monitoring.lifecycle import LifecycleNotifier
+from src.services.monitoring.metrics import MetricsSampler
+from src.services.presence.service import PresenceService
+from src.services.stats.counters import CounterService
+from src.services.stats.events import EventRecorder
+from src.services.stats.history import DailyHistory
+from src.services.stats.report_scheduler import ReportScheduler
+from src.services.stats.view import StatsSnapshotView
+from src.types.models import EventKind, MemberEvent
+from src.types.ports import Clock
+from src.utils.async_utils import BreakerRegistry
+from src.utils.clock import SystemClock
+from src.utils.logging import get_logger
+from src.utils.store import AtomicJsonStore
+
+log = get_logger(__name__, service="app")
+
+SHUTDOWN_BUDGET = 8.0  # seconds for services to stop; SIGTERM must exit within 10 s
+STEP_TIMEOUT = 3.0  # no single stop step may eat the whole budget
+EXIT_OK, EXIT_LOGIN = 0, 1
+INTENT_FIX = (
+    "the Server Members intent is not enabled for this application: turn it on at "
+    "https://discord.com/developers/applications > your app > Bot > Privileged Gateway Intents > "
+    "Server Members Intent, or set MEMBERS_INTENT=false (join/leave lists then stay empty)"
+)
+TOKEN_FIX = (
+    "Discord rejected BOT_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and update it"
+)
+
+
+@contextmanager
+def discord_endpoints(settings: Settings) -> Iterator[None]:
+    """Point discord.py's REST and gateway at the configured URLs; both are class-level, so restore them."""
+    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    if settings.discord_api_base_url:
+        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+class StatsBotApp:
+    """Wires the services to the client; the client calls back through `src.core.bot.BotEvents`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.store = AtomicJsonStore(settings.data_dir, clock=self.clock)
+        self.breakers = BreakerRegistry(clock=self.clock)
+        self.client = StatsBot(settings, self, self.clock)
+        self.port = DiscordAdapter(self.client, settings.guild_id or 0)
+        self.history = DailyHistory(self.store)
+        self.recorder = EventRecorder(settings, self.clock, self.history, max_backoff=settings.max_backoff)
+        self.counters = CounterService(settings, self.port, self.clock, self.store)
+        self.stats = StatsSnapshotView(self.counters, self.recorder)
+        self.reports = ReportScheduler(
+            settings, self.clock, self.store, self.history, self.port, flush=self.recorder.flush
+        )
+        self.alerts = AlertMonitor(
+            settings,
+            self.clock,
+            self.port,
+            self.store,
+            MetricsSampler(settings.data_dir, self.clock),
+            pending=self.counters,
+            breakers=self.breakers,
+            check_interval=min(30.0, settings.heartbeat_interval),
+        )
+        self.heartbeat = HeartbeatService(
+            settings,
+            self.clock,
+            self.port,
+            self.store,
+            self.stats,
+            MetricsSampler(settings.data_dir, self.clock),
+            breakers=self.breakers,
+            alerts=self.alerts,
+        )
+        self.lifecycle = LifecycleNotifier(settings, self.clock, self.port)
+        self.presence = PresenceService(
+            settings, self.clock, self.port, self.stats, lambda: self.store.health.ok
+        )
+        self.started = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # --- events from the client (BotEvents) --------------------------------------------------------------
+    async def guild_ready(self, guild: discord.Guild) -> None:
+        """Start services on the first session; re-baseline counts after every later fresh session."""
+        self.port.guild_id = guild.id
+        self.port.set_connected(True)
+        if guild.member_count is not None:
+            self.counters.set_member_count(guild.member_count)
+            self.recorder.observe_member_count(guild.member_count)
+        if self.started.is_set():
+            self._spawn(self.counters.rebaseline_bans(), "rebaseline_bans")
+            return
+        log.info("app.starting", guild_id=guild.id, members=guild.member_count)
+        await self.recorder.start()
+        await self.counters.start()
+        # Bans and online counts need REST round trips (bans may be many pages); the member counter
+        # must not wait for them, so they run beside the first rename.
+        self._spawn(self.counters.rebaseline_bans(), "rebaseline_bans")
+        self._spawn(self.counters.refresh_counts(), "refresh_counts")
+        for service in (self.reports, self.alerts, self.heartbeat, self.presence):
+            await service.start()
+        if self.settings.notify_lifecycle:
+            self._spawn(self.lifecycle.start(), "startup_notice")
+        self.started.set()
+        log.info("app.started", guild_id=guild.id)
+
+    def member_event(self, event: MemberEvent) -> None:
+        """Record the event and move the counters it affects."""
+        self.recorder.record(event)
+        if event.kind is EventKind.BAN:
+            self.counters.adjust_bans(+1)
+        elif event.kind is EventKind.UNBAN:
+            self.counters.adjust_bans(-1)
+        count = self.port.gateway_member_count()
+        if count is not None:
+            self.counters.set_member_count(count)
+            self.recorder.observe_member_count(count)
+
+    def connection_changed(self, connected: bool) -> None:
+        """Track the gateway for the disconnect alert and the heartbeat."""
+        self.port.set_connected(connected)
+
+    async def shutdown(self) -> None:
+        """Stop in order, each step bounded, and always flush recorded events last."""
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("app.stopping")
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        if self.started.is_set():
+            steps.append(("presence_idle", self.presence.shutting_down))
+            if self.settings.notify_lifecycle:
+                steps.append(("shutdown_notice", self.lifecycle.stop))
+        steps += [
+            ("presence", self.presence.stop),
+            ("heartbeat", self.heartbeat.stop),
+            ("alerts", self.alerts.stop),
+            ("reports", self.reports.stop),
+            ("counters", self.counters.stop),
+        ]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_BUDGET
+        for name, step in steps:
+            remaining = min(STEP_TIMEOUT, deadline - loop.time() - 1.0)
+            await self._bounded(name, step, remaining)
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._bounded("events_flush", self.recorder.stop, max(1.0, deadline - loop.time()))
+        log.info("app.stopped", pending_events=self.recorder.pending_events)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+    async def _bounded(self, name: str, step: Callable[[], Awaitable[object]], timeout: float) -> None:
+        try:
+            await asyncio.wait_for(step(), timeout=max(0.1, timeout))
+        except TimeoutError:
+            log.error("app.stop_step_timeout", step=name, timeout_s=round(timeout, 2))
+        except Exception as exc:
+            log.error("app.stop_step_failed", step=name, error=repr(exc))
+
+    def _spawn(self, work: Awaitable[object], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as exc:  # a background step failing must not take the bot down
+                log.error("app.background_failed", task=name, error=repr(exc))
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+async def run_bot(settings: Settings, *, clock: Clock | None = None) -> int:
+    """Run until SIGTERM/SIGINT (exit 0); a rejected token or missing intent exits 1 with one clear line."""
+    with discord_endpoints(settings):
+        app = StatsBotApp(settings, clock=clock)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, app.client.request_close)
+        try:
+            return await run_client(app)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+
+async def run_client(app: StatsBotApp) -> int:
+    """Log in and run the client until it is closed; translate login problems into exit status 1."""
+    token = app.settings.bot_token.get_secret_value()
+    try:
+        async with app.client:
+            await app.client.start(token)
+    except discord.LoginFailure:
+        log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
+        return EXIT_LOGIN
+    except discord.PrivilegedIntentsRequired:
+        log.error("bot.login_failed", reason="privileged intent not enabled", fix=INTENT_FIX)
+        return EXIT_LOGIN
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4004:  # the gateway's "authentication failed"
+            log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
+            return EXIT_LOGIN
+        raise
+    finally:
+        await app.shutdown()
+    return EXIT_OK
