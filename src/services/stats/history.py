@@ -1,0 +1,94 @@
+"""Member events on disk: one JSON file per day (`events/YYYY-MM-DD.json`), so a write costs one day."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from src.types.models import DailyStats
+from src.utils.logging import get_logger
+
+FOLDER = "events"
+
+
+class DayStore(Protocol):
+    """The slice of `src.utils.store.AtomicJsonStore` the history needs."""
+
+    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
+        """Return the parsed (and validated) document, or None when there is none."""
+        ...
+
+    async def write(self, name: str, data: Any) -> None:
+        """Atomically replace the document called `name` with `data`."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the document called `name`; a missing one is fine."""
+        ...
+
+    async def list(self, folder: str, suffix: str = ".json") -> builtins.list[str]:
+        """Names of the documents directly inside `folder`, sorted."""
+        ...
+
+
+def day_name(d: date) -> str:
+    """The store name of the file holding day `d`."""
+    return f"{FOLDER}/{d.isoformat()}.json"
+
+
+class DailyHistory:
+    """Reads and writes the per-day event files through the atomic JSON store."""
+
+    def __init__(self, store: DayStore) -> None:
+        self._store = store
+        self._log = get_logger(__name__, service="stats")
+
+    async def load_day(self, d: date) -> DailyStats | None:
+        """The stored day `d`, or None when there is none (an invalid file is quarantined by the store)."""
+
+        def validate(raw: Any) -> DailyStats:
+            stats = DailyStats.model_validate(raw)
+            if stats.date != d:  # a file renamed by hand would otherwise be merged into the wrong day
+                raise ValueError(f"file for {d} holds date {stats.date}")
+            return stats
+
+        result: DailyStats | None = await self._store.read(day_name(d), validate=validate)
+        return result
+
+    async def save_day(self, stats: DailyStats) -> None:
+        """Atomically replace the file of `stats.date`; raises StoreError when the write fails."""
+        await self._store.write(day_name(stats.date), stats.model_dump(mode="json"))
+
+    async def days(self, start: date, end: date) -> list[DailyStats]:
+        """Every day from `start` to `end` inclusive, an empty DailyStats for days without a file."""
+        result: list[DailyStats] = []
+        d = start
+        while d <= end:
+            result.append(await self.load_day(d) or DailyStats(date=d))
+            d += timedelta(days=1)
+        return result
+
+    async def stored_dates(self) -> list[date]:
+        """The dates that have a day file, oldest first."""
+        found: list[date] = []
+        for name in await self._store.list(FOLDER):
+            stem = name.rsplit("/", 1)[-1].removesuffix(".json")
+            try:
+                found.append(date.fromisoformat(stem))
+            except ValueError:
+                continue  # not one of ours (a note someone left in the folder)
+        return sorted(found)
+
+    async def prune(self, today: date, retention_days: int) -> list[date]:
+        """Delete day files older than `retention_days` before `today`; return the deleted dates."""
+        cutoff = today - timedelta(days=retention_days)
+        deleted = [d for d in await self.stored_dates() if d < cutoff]
+        for d in deleted:
+            await self._store.delete(day_name(d))
+        if deleted:
+            self._log.info(
+                "history.pruned", days=len(deleted), oldest=deleted[0].isoformat(), cutoff=cutoff.isoformat()
+            )
+        return deleted

@@ -1,0 +1,223 @@
+"""Posts the daily and weekly reports on time, once each, catching up on reports missed while down.
+
+What was posted is persisted in `state/reports.json` right after each post, so a restart never posts a day
+twice. Report times are local times in the configured zone; `fire_time` turns them into instants.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+
+from src.core.config import Settings
+from src.core.exceptions import DiscordPortError, StoreError
+from src.services.stats.history import DailyHistory
+from src.services.stats.reports import build_daily_report, build_weekly_report
+from src.types.models import DailyStats, Embed
+from src.types.ports import Clock, DiscordPort
+from src.utils.logging import get_logger
+
+STATE_FILE = "state/reports.json"
+STATE_SCHEMA_VERSION = 1
+CATCH_UP_DAYS = 7
+_MAX_SLEEP = 3600.0  # re-check the clock at least hourly, so a suspended host cannot oversleep a report
+_WAKE_MARGIN = 0.5  # wake just after the due instant, never a hair before it
+
+
+class ReportState(BaseModel):
+    """The newest daily report day and weekly report end day that were posted."""
+
+    schema_version: int = STATE_SCHEMA_VERSION
+    last_daily: date | None = None
+    last_weekly: date | None = None
+
+
+class StateStore(Protocol):
+    """The slice of `src.utils.store.AtomicJsonStore` the scheduler needs."""
+
+    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
+        """Return the parsed (and validated) document, or None when there is none."""
+        ...
+
+    async def write(self, name: str, data: Any) -> None:
+        """Atomically replace the document called `name` with `data`."""
+        ...
+
+
+def fire_time(d: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of local time `at` on `d`; a time skipped by DST falls one hour later (fold=0)."""
+    return datetime.combine(d, at.replace(tzinfo=None), tzinfo=zone).astimezone(UTC)
+
+
+class ReportScheduler:
+    """Posts each day's report at the report time, and the weekly report on the report weekday."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        store: StateStore,
+        history: DailyHistory,
+        port: DiscordPort,
+        *,
+        flush: Callable[[], Awaitable[object]] | None = None,
+        retry_delay: float = 300.0,
+        catch_up_days: int = CATCH_UP_DAYS,
+    ) -> None:
+        self._settings = settings
+        self._zone = settings.zone
+        self._clock = clock
+        self._store = store
+        self._history = history
+        self._port = port
+        self._flush = flush
+        self._retry_delay = retry_delay
+        self._catch_up_days = catch_up_days
+        self._log = get_logger(__name__, service="stats")
+        self._state: ReportState | None = None
+        self._state_loaded = False
+        self._state_unsaved = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the loop; it first posts any report missed while the bot was down."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="report-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def build_daily(self, d: date) -> Embed:
+        """The daily report of day `d`, after flushing the recorder so the file has every event."""
+        await self._flush_recorder()
+        return build_daily_report(await self._history.load_day(d) or DailyStats(date=d))
+
+    async def build_weekly(self, end: date) -> Embed:
+        """The weekly report of the 7 days ending with `end`, compared with the 7 days before."""
+        await self._flush_recorder()
+        days = await self._history.days(end - timedelta(days=6), end)
+        previous = await self._history.days(end - timedelta(days=13), end - timedelta(days=7))
+        return build_weekly_report(days, previous)
+
+    async def post_daily(self, d: date) -> int:
+        """Post day `d`'s report to the stats channel and return the message id (state is not touched)."""
+        message_id = await self._port.send_message(self._settings.stats_channel_id, await self.build_daily(d))
+        self._log.info("report.posted", report="daily", day=d.isoformat(), message_id=message_id)
+        return message_id
+
+    async def post_weekly(self, end: date) -> int:
+        """Post the weekly report ending with `end` and return the message id (state is not touched)."""
+        message_id = await self._port.send_message(
+            self._settings.stats_channel_id, await self.build_weekly(end)
+        )
+        self._log.info("report.posted", report="weekly", day=end.isoformat(), message_id=message_id)
+        return message_id
+
+    def next_due(self, now: datetime) -> datetime:
+        """The first report time strictly after `now`."""
+        fired = self._latest_fire_date(now)
+        return fire_time(fired + timedelta(days=1), self._settings.daily_report_time, self._zone)
+
+    async def run_due(self) -> bool:
+        """Post every report that is due and not yet posted, oldest first; False if a post failed."""
+        state = await self._load_state()
+        fired = self._latest_fire_date(self._clock.now())
+        latest_day = fired - timedelta(days=1)
+        offset = (fired.weekday() - self._settings.weekly_report_day) % 7
+        latest_week_end = fired - timedelta(days=offset + 1)
+        if state.last_daily is None or state.last_weekly is None:
+            # First run: nothing was recorded before, so start with the next report instead of a backlog.
+            state.last_daily = state.last_daily or latest_day
+            state.last_weekly = state.last_weekly or latest_week_end
+            self._state_unsaved = True
+            self._log.info("report.state_initialized", last_daily=state.last_daily.isoformat())
+        if self._state_unsaved:
+            await self._save_state()
+
+        first = max(
+            state.last_daily + timedelta(days=1), latest_day - timedelta(days=self._catch_up_days - 1)
+        )
+        d = first
+        while d <= latest_day:
+            if not await self._post("daily", d, self.post_daily):
+                return False
+            state.last_daily = d
+            await self._save_state()
+            d += timedelta(days=1)
+        if latest_week_end > state.last_weekly:
+            if not await self._post("weekly", latest_week_end, self.post_weekly):
+                return False
+            state.last_weekly = latest_week_end
+            await self._save_state()
+        return True
+
+    def _latest_fire_date(self, now: datetime) -> date:
+        """The local date of the newest report time at or before `now`."""
+        today = now.astimezone(self._zone).date()
+        at = self._settings.daily_report_time
+        return today if now >= fire_time(today, at, self._zone) else today - timedelta(days=1)
+
+    async def _post(self, report: str, d: date, post: Callable[[date], Awaitable[int]]) -> bool:
+        try:
+            await post(d)
+        except DiscordPortError as exc:
+            self._log.warning("report.post_failed", report=report, day=d.isoformat(), error=str(exc))
+            return False
+        return True
+
+    async def _flush_recorder(self) -> None:
+        if self._flush is None:
+            return
+        try:
+            await self._flush()
+        except Exception:  # a report from what is on disk beats no report
+            self._log.exception("report.flush_failed")
+
+    async def _load_state(self) -> ReportState:
+        """The persisted state, read once; a read error propagates so we never re-post on a guess."""
+        if not self._state_loaded:
+            self._state = await self._store.read(STATE_FILE, validate=ReportState.model_validate)
+            self._state_loaded = True
+        if self._state is None:
+            self._state = ReportState()
+        return self._state
+
+    async def _save_state(self) -> None:
+        """Persist the state; on failure keep it in memory (no double post) and retry on the next run."""
+        if self._state is None:
+            return
+        try:
+            await self._store.write(STATE_FILE, self._state.model_dump(mode="json"))
+        except StoreError as exc:
+            self._state_unsaved = True
+            self._log.error("report.state_save_failed", error=str(exc))
+        else:
+            self._state_unsaved = False
+
+    async def _run(self) -> None:
+        """Post what is due, sleep until the next report time (or a retry), forever; never dies."""
+        failures = 0
+        while True:
+            try:
+                ok = await self.run_due()
+            except Exception:
+                self._log.exception("report.loop_error")
+                ok = False
+            failures = 0 if ok else failures + 1
+            now = self._clock.now()
+            delay = (self.next_due(now) - now).total_seconds()
+            if failures:
+                backoff = min(self._retry_delay * 2 ** (failures - 1), self._settings.max_backoff)
+                delay = min(delay, backoff)
+            await self._clock.sleep(min(max(delay, 0.0), _MAX_SLEEP) + _WAKE_MARGIN)

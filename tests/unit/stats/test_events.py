@@ -1,0 +1,370 @@
+"""EventRecorder: events land in the right day file, in batched writes, without loss or double counting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from src.core.config import Settings
+from src.core.exceptions import StoreError
+from src.services.stats.events import EventRecorder
+from src.services.stats.history import DailyHistory
+from src.types.models import DailyStats, EventKind, MemberEvent
+from src.utils.clock import ManualClock
+from src.utils.store import AtomicJsonStore
+
+NOON_NY = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # Saturday 12:00 in New York
+
+
+class CountingStore:
+    """The real store, counting successful writes; `failing` makes writes raise like a full disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.inner = AtomicJsonStore(root)
+        self.writes = 0
+        self.in_flight = 0
+        self.failed_writes = 0
+        self.failing = False
+        self._written = asyncio.Condition()
+
+    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
+        return await self.inner.read(name, validate=validate)
+
+    async def write(self, name: str, data: Any) -> None:
+        if self.failing:
+            self.failed_writes += 1
+            raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
+        self.in_flight += 1
+        try:
+            await self.inner.write(name, data)
+            self.writes += 1
+        finally:
+            self.in_flight -= 1
+            async with self._written:
+                self._written.notify_all()
+
+    async def delete(self, name: str) -> None:
+        await self.inner.delete(name)
+
+    async def list(self, folder: str, suffix: str = ".json") -> list[str]:
+        return await self.inner.list(folder, suffix)
+
+    async def wait_writes(self, count: int) -> None:
+        """Wait (for the worker thread, not for clock time) until `count` writes have completed."""
+        async with self._written:
+            await asyncio.wait_for(self._written.wait_for(lambda: self.writes >= count), timeout=10)
+
+    async def idle(self) -> None:
+        """Wait until no write is running in a worker thread."""
+        async with self._written:
+            await asyncio.wait_for(self._written.wait_for(lambda: self.in_flight == 0), timeout=10)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(timezone="America/New_York")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOON_NY)
+
+
+@pytest.fixture
+def store(root: Path) -> CountingStore:
+    return CountingStore(root)
+
+
+@pytest.fixture
+def recorder(settings: Settings, clock: ManualClock, store: CountingStore) -> EventRecorder:
+    return EventRecorder(settings, clock, DailyHistory(store))
+
+
+def event(
+    member_id: int, at: datetime, kind: EventKind = EventKind.JOIN, *, bot: bool = False
+) -> MemberEvent:
+    return MemberEvent(
+        kind=kind, member_id=str(member_id), username=f"user{member_id}", timestamp=at, bot=bot
+    )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Yield to the loop until `condition()` holds; store I/O finishes in worker threads meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not condition():
+        assert loop.time() < deadline, "condition never held"
+        await asyncio.sleep(0)
+
+
+def day_file(root: Path, day: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((root / "events" / f"{day}.json").read_text())
+    return loaded
+
+
+def kinds(root: Path, day: str) -> list[tuple[str, str]]:
+    return [(e["kind"], e["member_id"]) for e in day_file(root, day)["events"]]
+
+
+async def test_spring_forward_events_land_in_the_local_day(recorder: EventRecorder, root: Path) -> None:
+    """Around the 2026-03-08 DST change, events are filed by New York date (EST before, EDT after)."""
+    recorder.record(event(1, datetime(2026, 3, 8, 4, 30, tzinfo=UTC)))  # 23:30 EST, 7 March
+    recorder.record(event(2, datetime(2026, 3, 8, 6, 59, tzinfo=UTC)))  # 01:59 EST, 8 March
+    recorder.record(event(3, datetime(2026, 3, 8, 7, 1, tzinfo=UTC)))  # 03:01 EDT, 8 March
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-03-07") == [("join", "1")]
+    assert kinds(root, "2026-03-08") == [("join", "2"), ("join", "3")]
+
+
+async def test_events_around_new_york_midnight_land_in_the_right_day(
+    recorder: EventRecorder, root: Path
+) -> None:
+    """23:59:59 New York time is still that day; 00:00:00 is the next (05:00 UTC in winter)."""
+    recorder.record(event(1, datetime(2026, 11, 21, 4, 59, 59, tzinfo=UTC)))
+    recorder.record(event(2, datetime(2026, 11, 21, 5, 0, 0, tzinfo=UTC)))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-20") == [("join", "1")]
+    assert kinds(root, "2026-11-21") == [("join", "2")]
+
+
+async def test_a_burst_of_10000_joins_is_written_in_few_batches(
+    recorder: EventRecorder, clock: ManualClock, store: CountingStore, root: Path
+) -> None:
+    """10,000 joins in a minute all reach the file with at most one write per second, not one per join."""
+    await recorder.start()
+    member = 0
+    for _ in range(100):  # 100 joins every 0.6 s: 10,000 joins over 60 s
+        for _ in range(100):
+            member += 1
+            recorder.record(event(member, clock.now()))
+        await clock.advance(0.6)
+        await store.idle()  # let the worker thread finish, as real time would
+    written_while_running = store.writes
+    await recorder.stop()
+
+    assert len(day_file(root, "2026-11-21")["events"]) == 10_000
+    # At most one write per second of the 60 s (plus the first) while the joins arrive, so each join
+    # waited about a second at most; far from one write per join.
+    assert 50 <= written_while_running <= 61
+
+
+async def test_events_are_on_disk_within_a_second_without_an_explicit_flush(
+    recorder: EventRecorder, clock: ManualClock, store: CountingStore, root: Path
+) -> None:
+    """A join arriving right after a write is in the file once a second of clock time has passed."""
+    await recorder.start()
+    recorder.record(event(1, clock.now()))
+    await store.wait_writes(1)
+    recorder.record(event(2, clock.now()))
+
+    await clock.advance(1.0)
+    await store.wait_writes(2)
+
+    assert kinds(root, "2026-11-21") == [("join", "1"), ("join", "2")]
+    assert recorder.pending_events == 0
+    await recorder.stop()
+
+
+async def test_stop_writes_events_still_in_memory(
+    recorder: EventRecorder, root: Path, clock: ManualClock
+) -> None:
+    """stop() flushes events the flusher has not written yet."""
+    await recorder.start()
+    recorder.record(event(1, clock.now()))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1")]
+
+
+@pytest.mark.parametrize("ban_first", [True, False], ids=["ban-then-leave", "leave-then-ban"])
+async def test_a_ban_is_recorded_as_a_ban_not_also_a_leave(
+    recorder: EventRecorder, root: Path, ban_first: bool
+) -> None:
+    """A ban and the member-remove Discord sends with it, in either order, leave just the ban."""
+    ban = event(7, NOON_NY, EventKind.BAN)
+    leave = event(7, NOON_NY + timedelta(seconds=2), EventKind.LEAVE)
+    for e in (ban, leave) if ban_first else (leave, ban):
+        recorder.record(e)
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("ban", "7")]
+
+
+async def test_a_ban_removes_a_leave_already_written_to_disk(
+    recorder: EventRecorder, store: CountingStore, root: Path, clock: ManualClock
+) -> None:
+    """A ban arriving after its leave was flushed rewrites the day so the file holds only the ban."""
+    await recorder.start()
+    recorder.record(event(7, NOON_NY, EventKind.LEAVE))
+    await store.wait_writes(1)
+    assert kinds(root, "2026-11-21") == [("leave", "7")]
+    recorder.record(event(7, NOON_NY + timedelta(seconds=3), EventKind.BAN))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("ban", "7")]
+
+
+async def test_a_leave_long_after_a_ban_is_still_a_leave(recorder: EventRecorder, root: Path) -> None:
+    """Only a leave within the matching window belongs to a ban."""
+    recorder.record(event(7, NOON_NY, EventKind.BAN))
+    recorder.record(event(7, NOON_NY + timedelta(minutes=5), EventKind.LEAVE))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("ban", "7"), ("leave", "7")]
+
+
+async def test_replayed_events_are_recorded_once(
+    recorder: EventRecorder, store: CountingStore, root: Path, clock: ManualClock
+) -> None:
+    """The same event delivered again (before or after it was written) appears once in the file."""
+    await recorder.start()
+    join = event(1, NOON_NY)
+    recorder.record(join)
+    recorder.record(join)
+    await store.wait_writes(1)
+    recorder.record(join.model_copy())
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1")]
+
+
+async def test_bot_accounts_are_flagged(recorder: EventRecorder, root: Path) -> None:
+    """A bot's join is stored with bot=true."""
+    recorder.record(event(1, NOON_NY, bot=True))
+
+    await recorder.stop()
+
+    assert day_file(root, "2026-11-21")["events"][0]["bot"] is True
+
+
+async def test_failed_writes_lose_nothing_once_the_disk_recovers(
+    recorder: EventRecorder, store: CountingStore, clock: ManualClock, root: Path
+) -> None:
+    """Events accepted while writes fail stay pending and all reach the file after recovery."""
+    await recorder.start()
+    store.failing = True
+    for member in range(1, 4):
+        recorder.record(event(member, clock.now()))
+        await clock.advance(5)
+    assert store.failed_writes >= 2
+    assert recorder.pending_events == 3
+
+    store.failing = False
+    await clock.advance(60)  # past the longest backoff
+    await store.wait_writes(1)
+
+    assert [m for _, m in kinds(root, "2026-11-21")] == ["1", "2", "3"]
+    assert recorder.pending_events == 0
+    assert recorder.last_flush_ok is not None
+    await recorder.stop()
+
+
+async def test_a_failed_write_is_logged(recorder: EventRecorder, store: CountingStore) -> None:
+    """A failing write logs events.flush_failed with the number of pending events."""
+    store.failing = True
+    recorder.record(event(1, NOON_NY))
+
+    with capture_logs() as logs:
+        assert await recorder.flush() is False
+
+    failed = [entry for entry in logs if entry["event"] == "events.flush_failed"]
+    assert len(failed) == 1
+    assert failed[0]["pending"] == 1
+    assert "ENOSPC" in failed[0]["error"]
+
+
+async def test_a_restart_continues_todays_file(
+    settings: Settings, clock: ManualClock, root: Path, recorder: EventRecorder
+) -> None:
+    """A new recorder on the same folder sees today's stored events and appends to them."""
+    recorder.record(event(1, NOON_NY))
+    recorder.record(event(2, NOON_NY))
+    await recorder.stop()
+
+    restarted = EventRecorder(settings, clock, DailyHistory(AtomicJsonStore(root)))
+    await restarted.start()
+    assert restarted.today().count(EventKind.JOIN) == 2
+    restarted.record(event(3, clock.now()))
+    await restarted.stop()
+
+    assert [m for _, m in kinds(root, "2026-11-21")] == ["1", "2", "3"]
+
+
+async def test_a_late_event_for_an_earlier_day_is_merged_into_its_file(
+    recorder: EventRecorder, root: Path
+) -> None:
+    """An event for a day not held in memory is added to that day's file, not written over it."""
+    history = DailyHistory(AtomicJsonStore(root))
+    await history.save_day(
+        DailyStats(date=date(2026, 11, 19), events=[event(1, datetime(2026, 11, 19, 15, 0, tzinfo=UTC))])
+    )
+
+    recorder.record(event(2, datetime(2026, 11, 19, 16, 0, tzinfo=UTC)))
+    await recorder.stop()
+
+    assert [m for _, m in kinds(root, "2026-11-19")] == ["1", "2"]
+
+
+async def test_member_counts_keep_the_first_and_latest_of_the_day(
+    settings: Settings, clock: ManualClock, root: Path, recorder: EventRecorder
+) -> None:
+    """The day's first observed count is its start (kept across a restart); the latest is its end."""
+    recorder.observe_member_count(1000)
+    recorder.observe_member_count(1004)
+    await recorder.stop()
+    restarted = EventRecorder(settings, clock, DailyHistory(AtomicJsonStore(root)))
+    await restarted.start()
+    restarted.observe_member_count(1010)
+    await restarted.stop()
+
+    stored = day_file(root, "2026-11-21")
+    assert (stored["member_count_start"], stored["member_count_end"]) == (1000, 1010)
+
+
+async def test_old_days_are_pruned_again_a_day_later(
+    recorder: EventRecorder, clock: ManualClock, root: Path
+) -> None:
+    """A day file that reaches the retention age while the bot runs is deleted within a day."""
+    history = DailyHistory(AtomicJsonStore(root))
+    aging = date(2025, 10, 17)  # exactly 400 days before today: kept today, too old tomorrow
+    await history.save_day(DailyStats(date=aging))
+    await recorder.start()
+    assert await history.stored_dates() == [aging]
+
+    await clock.advance(24 * 3600 + 1)
+    await until(lambda: not (root / "events" / "2025-10-17.json").exists())
+
+    await recorder.stop()
+
+
+async def test_start_prunes_days_older_than_the_retention(recorder: EventRecorder, root: Path) -> None:
+    """On start, day files older than RETENTION_DAYS (400) are deleted and newer ones kept."""
+    history = DailyHistory(AtomicJsonStore(root))
+    for d in (date(2025, 10, 16), date(2025, 10, 18)):
+        await history.save_day(DailyStats(date=d))
+
+    await recorder.start()
+    await recorder.stop()
+
+    assert await history.stored_dates() == [date(2025, 10, 18)]
