@@ -136,8 +136,9 @@ def configure_logging(
 
 def get_logger(name: str, **context: Any) -> structlog.typing.FilteringBoundLogger:
     """A logger for `name` with context fields (service, guild_id, channel_id, ...) bound."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
-    return logger.bind(**context) if context else logger
+    # A lazy proxy: binding now would freeze whatever configuration exists at import time.
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name, **context)
+    return logger
 
 
 @contextmanager

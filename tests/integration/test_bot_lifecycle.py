@@ -12,7 +12,7 @@ import time
 from structlog.testing import capture_logs
 
 from src.sandbox import Sandbox, SandboxConfig
-from tests.integration.conftest import BotRun, sandbox_settings, wait_until
+from tests.integration.conftest import FAST, BotRun, sandbox_settings, wait_until
 
 
 async def test_bot_logs_in_and_shows_counters(sandbox, start_bot):
@@ -34,7 +34,7 @@ async def test_bot_logs_in_and_shows_counters(sandbox, start_bot):
 
 async def test_wrong_token_exits_1_with_one_clear_line(sandbox, tmp_path):
     """A rejected token ends the run with status 1 and a login_failed event naming the fix."""
-    settings = sandbox_settings(sandbox, tmp_path, bot_token="not-the-sandbox-token")
+    settings = sandbox_settings(sandbox, tmp_path, **FAST, bot_token="not-the-sandbox-token")
     run = BotRun(settings)
     with capture_logs() as logs:
         code = await asyncio.wait_for(run.task, 15)
@@ -47,7 +47,7 @@ async def test_wrong_token_exits_1_with_one_clear_line(sandbox, tmp_path):
 async def test_privileged_intent_not_enabled_names_the_intent(tmp_path):
     """Close code 4014 becomes one line naming the Server Members intent and where to enable it."""
     async with Sandbox(SandboxConfig(members=10, privileged_intents_enabled=False)) as sb:
-        settings = sandbox_settings(sb, tmp_path)
+        settings = sandbox_settings(sb, tmp_path, **FAST)
         run = BotRun(settings)
         with capture_logs() as logs:
             code = await asyncio.wait_for(run.task, 20)
@@ -60,7 +60,7 @@ async def test_privileged_intent_not_enabled_names_the_intent(tmp_path):
 async def test_bot_runs_without_the_members_intent(tmp_path):
     """With MEMBERS_INTENT=false the privileged switch does not matter and counters still work."""
     async with Sandbox(SandboxConfig(members=40, bans=3, privileged_intents_enabled=False)) as sb:
-        run = await BotRun(sandbox_settings(sb, tmp_path, members_intent=False)).started()
+        run = await BotRun(sandbox_settings(sb, tmp_path, **FAST, members_intent=False)).started()
         await wait_until(lambda: sb.channel_name(sb.channel_ids["bans"]) == "🔨 Bans: 3", what="bans")
         await wait_until(
             lambda: sb.channel_name(sb.channel_ids["members"]) == f"👥 Members: {sb.member_count:,}",
@@ -83,7 +83,7 @@ async def test_close_stops_cleanly_and_flushes_events(sandbox, start_bot, tmp_pa
 
 async def test_sigterm_exits_0_within_10_seconds(sandbox, tmp_path):
     """`python -m src run` as a separate process stops on SIGTERM with status 0 in under 10 s."""
-    settings = sandbox_settings(sandbox, tmp_path / "data")
+    settings = sandbox_settings(sandbox, tmp_path / "data", **FAST)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update({name: value for name, value in _env_for(settings).items()})
     process = await asyncio.create_subprocess_exec(

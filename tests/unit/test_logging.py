@@ -142,3 +142,13 @@ async def test_timed_records_errors():
         async with slog.timed("parse", timer=lambda: 0.0):
             raise ValueError("boom")
     assert logs[-1]["outcome"] == "error"
+
+
+def test_loggers_created_before_configuration_follow_it():
+    """A module-level logger made at import time still renders with the configuration applied later."""
+    early = slog.get_logger("statsbot.early", service="stats")
+    stream = io.StringIO()
+    slog.configure_logging("INFO", "json", stream=stream)
+    early.info("counter.renamed")
+    (line,) = _lines(stream)
+    assert line["service"] == "stats"

@@ -1,0 +1,121 @@
+"""`make demo`: the real bot against the sandbox with a simulated community, shown live in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from src.demo.harness import BotRun, sandbox_settings
+from src.demo.scenario import simulate
+from src.demo.view import CLEAR, Screen, embed_lines, presence_text, render
+from src.sandbox import Sandbox, SandboxConfig
+from src.utils.clock import ShiftedClock
+from src.utils.logging import configure_logging
+
+ZONE = ZoneInfo("America/New_York")
+TIME_SCALE = 20.0  # Discord's 10-minute rename window becomes 30 s
+COUNTERS = ("members", "online", "bans")
+
+
+def main() -> int:
+    """Run the demo for DEMO_SECONDS (default 90) and print a summary; exit status 0."""
+    seconds = float(os.environ.get("DEMO_SECONDS", "90"))
+    with tempfile.TemporaryDirectory(prefix="statsbot-demo-") as folder:
+        return asyncio.run(_demo(seconds, Path(folder)))
+
+
+def _clock_before_midnight(seconds: float) -> ShiftedClock:
+    """A clock that reaches local midnight a little under halfway through the demo."""
+    now = datetime.now(ZONE)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), ZONE)
+    return ShiftedClock(midnight - timedelta(seconds=min(40.0, seconds * 0.45)))
+
+
+async def _demo(seconds: float, folder: Path) -> int:
+    configure_logging("INFO", "json", log_dir=folder / "logs", stream=io.StringIO())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    clock = _clock_before_midnight(seconds)
+    print("Starting the sandbox (5,000 members) and the bot...", flush=True)
+    config = SandboxConfig(members=5000, bans=2, online_share=0.28, time_scale=TIME_SCALE)
+    async with Sandbox(config) as sb:
+        settings = sandbox_settings(
+            sb,
+            folder / "data",
+            timezone=ZONE.key,
+            update_interval=5,
+            heartbeat_interval=10,
+            presence_update_interval=4,
+            alert_memory_mb=4096,
+        )
+        run = await BotRun(settings, clock).started()
+        scenario = asyncio.create_task(simulate(sb, seconds * 0.9))
+        deadline = time.monotonic() + seconds
+        interactive = sys.stdout.isatty()
+        last_print = 0.0
+        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            screen = _screen(sb, clock.now(), remaining, folder / "data", run.app.heartbeat.message_id)
+            if interactive:
+                print(CLEAR + render(screen), flush=True)
+            elif time.monotonic() - last_print >= 10:
+                last_print = time.monotonic()
+                print(f"[{seconds - remaining:4.0f}s] " + " | ".join(screen.counters.values()), flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        scenario.cancel()
+        await asyncio.gather(scenario, return_exceptions=True)
+        code = await run.stop()
+        final = _screen(sb, clock.now(), 0, folder / "data", run.app.heartbeat.message_id)
+    loop.remove_signal_handler(signal.SIGINT)
+    print(("" if not interactive else CLEAR) + render(final))
+    print()
+    print(
+        f"Demo finished (bot exit status {code}): {final.renames} renames, {final.rate_limited} rename 429s, "
+        f"{final.messages} messages posted, {final.events} member events recorded."
+    )
+    return 0
+
+
+def _screen(sb: Sandbox, now: datetime, remaining: float, data_dir: Path, heartbeat_id: int | None) -> Screen:
+    ids = sb.channel_ids
+    heartbeat = [m for m in sb.messages(ids["heartbeat"]) if int(m["id"]) == heartbeat_id]
+    reports = [
+        m for m in sb.messages(ids["stats"]) if "report" in str(m.get("embeds", [{}])[0].get("title", ""))
+    ]
+    posted = [r for r in sb.journal.requests_matching(r"POST /channels/\d+/messages") if r.status < 300]
+    return Screen(
+        now=now.astimezone(ZONE),
+        remaining_s=remaining,
+        counters={kind: sb.channel_name(ids[kind]) for kind in COUNTERS},
+        presence=presence_text(sb.presence),
+        heartbeat=embed_lines(heartbeat[-1] if heartbeat else None),
+        report=embed_lines(reports[-1] if reports else None),
+        renames=sum(len(sb.journal.renames(ids[kind])) for kind in COUNTERS),
+        rate_limited=sum(len(sb.journal.rename_429s(ids[kind])) for kind in COUNTERS),
+        messages=len(posted),
+        events=_events_on_disk(data_dir),
+    )
+
+
+def _events_on_disk(data_dir: Path) -> int:
+    total = 0
+    for path in (data_dir / "events").glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            total += len(json.loads(path.read_text(encoding="utf-8")).get("events", []))
+    return total
+
+
+def _title(message: dict[str, object]) -> str:
+    embeds = message.get("embeds")
+    return str(embeds[0].get("title", "")) if isinstance(embeds, list) and embeds else ""
