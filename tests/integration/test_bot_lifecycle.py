@@ -85,7 +85,7 @@ async def test_sigterm_exits_0_within_10_seconds(sandbox, tmp_path):
     """`python -m src run` as a separate process stops on SIGTERM with status 0 in under 10 s."""
     settings = sandbox_settings(sandbox, tmp_path / "data", **FAST)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update({name: value for name, value in _env_for(settings).items()})
+    env.update(dict(_env_for(settings).items()))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -23,7 +23,7 @@ def _day_events(data_dir, day: str) -> list[dict]:
 
 
 async def test_counters_follow_a_stream_within_the_budget(tmp_path):
-    """10,000 members and 2,500 bans: right names, a live stream moves them, no rename 429, <= 2 per window."""
+    """10,000 members, 2,500 bans: right names, a stream moves them, no rename 429, <= 2 per window."""
     async with Sandbox(SandboxConfig(members=10_000, bans=2_500, time_scale=TIME_SCALE)) as sb:
         run = await BotRun(sandbox_settings(sb, tmp_path / "data", **FAST)).started()
         ids = sb.channel_ids

@@ -28,7 +28,8 @@ def test_defaults_match_the_original_bot(make_settings):
     assert settings.log_level == "INFO"
     assert settings.timezone == "America/New_York"
     assert settings.daily_report_time == time(0, 0)
-    assert settings.channel_rename_limit == 2 and settings.channel_rename_window == 600
+    assert settings.channel_rename_limit == 2
+    assert settings.channel_rename_window == 600
 
 
 def test_missing_token_names_variable_and_where_to_get_it():
@@ -84,7 +85,8 @@ def test_every_problem_is_listed_at_once():
 def test_small_intervals_are_allowed_for_tests_and_the_sandbox(make_settings):
     """Fractions of a second are valid intervals."""
     settings = make_settings(update_interval="0.2", heartbeat_interval="0.5", channel_rename_window="1.5")
-    assert settings.update_interval == 0.2 and settings.channel_rename_window == 1.5
+    assert settings.update_interval == 0.2
+    assert settings.channel_rename_window == 1.5
 
 
 def test_zero_interval_is_refused():
@@ -129,7 +131,8 @@ def test_template_with_unknown_placeholder_is_refused():
 def test_urls_need_the_right_scheme():
     """Base and gateway URLs must be http(s) and ws(s)."""
     (problem,) = _problems(discord_api_base_url="ftp://x", discord_gateway_url="http://y")
-    assert "DISCORD_API_BASE_URL" in problem and "DISCORD_GATEWAY_URL" in problem
+    assert "DISCORD_API_BASE_URL" in problem
+    assert "DISCORD_GATEWAY_URL" in problem
 
 
 def test_reads_original_config_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -1,4 +1,4 @@
-"""Logging: JSON vs console, secrets redacted everywhere, discord.py routed through, timing of awaited work."""
+"""Logging: JSON or console, secrets redacted, discord.py routed through, timing of awaited work."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ def test_json_lines_when_not_a_tty():
     slog.get_logger("statsbot.test", service="stats").info("counter.renamed", channel_id=5)
     (line,) = _lines(stream)
     assert line["event"] == "counter.renamed"
-    assert line["service"] == "stats" and line["channel_id"] == 5
-    assert line["level"] == "info" and "timestamp" in line
+    assert line["service"] == "stats"
+    assert line["channel_id"] == 5
+    assert line["level"] == "info"
+    assert "timestamp" in line
 
 
 def test_console_format_is_readable():
@@ -49,7 +51,8 @@ def test_console_format_is_readable():
     slog.configure_logging("INFO", "console", stream=stream)
     slog.get_logger("statsbot.test").info("bot.ready", guilds=1)
     text = stream.getvalue()
-    assert "bot.ready" in text and "guilds=1" in text
+    assert "bot.ready" in text
+    assert "guilds=1" in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text.splitlines()[0])
 
@@ -95,7 +98,9 @@ def test_discord_loggers_are_warning_unless_debug():
 
 def test_log_dir_gets_rotating_json_file(tmp_path):
     """LOG_DIR receives JSON lines in statsbot.log, rotated at midnight with the configured retention."""
-    slog.configure_logging("INFO", "console", log_dir=tmp_path / "logs", retention_days=3, stream=io.StringIO())
+    slog.configure_logging(
+        "INFO", "console", log_dir=tmp_path / "logs", retention_days=3, stream=io.StringIO()
+    )
     slog.get_logger("x").info("store.flushed", days=1)
     for handler in logging.getLogger().handlers:
         handler.flush()
@@ -113,7 +118,8 @@ def test_context_fields_are_bound():
         slog.get_logger("x").info("counts.refreshed")
     slog.get_logger("x").info("outside")
     inside, outside = _lines(stream)
-    assert inside["guild_id"] == 42 and inside["operation"] == "refresh"
+    assert inside["guild_id"] == 42
+    assert inside["operation"] == "refresh"
     assert "guild_id" not in outside
 
 
@@ -138,7 +144,7 @@ async def test_timed_call_measures_awaited_work_not_coroutine_creation():
 
 async def test_timed_records_errors():
     """A failing block is logged with outcome=error and the error propagates."""
-    with capture_logs() as logs, pytest.raises(ValueError):
+    with capture_logs() as logs, pytest.raises(ValueError, match="boom"):
         async with slog.timed("parse", timer=lambda: 0.0):
             raise ValueError("boom")
     assert logs[-1]["outcome"] == "error"
