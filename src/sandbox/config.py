@@ -1,0 +1,45 @@
+"""The sandbox's knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SandboxConfig:
+    """How big the emulated guild is, which token is accepted and how fast time runs."""
+
+    members: int = 1000  # seeded human members (plus the bot itself)
+    online_share: float = 0.3  # approximate_presence_count = round(members * share) until set_online()
+    bans: int = 0  # seeded bans
+    time_scale: float = 1.0  # every rate-limit window is divided by this; retry_after is in real seconds
+    token: str = "sandbox-token"  # REST wants "Authorization: Bot <token>"; IDENTIFY/RESUME want the token
+    privileged_intents_enabled: bool = True  # False: IDENTIFY asking a privileged intent is closed with 4014
+    compress: bool = True  # honour ?compress=zlib-stream; False -> always plain text frames
+    rest_port: int = 0  # REST and gateway share this port; 0 = ephemeral
+    control_port: int = 0  # 0 = ephemeral
+    heartbeat_interval_ms: int = 41250
+    chunk_member_cap: int = 10_000  # GUILD_MEMBERS_CHUNK answers list at most this many members
+    resume_buffer: int = 2048  # dispatches kept per session for RESUME
+
+    def validate(self) -> None:
+        """Raise ValueError for settings that cannot work."""
+        if self.members < 0 or self.bans < 0:
+            raise ValueError("members and bans must be >= 0")
+        if not 0.0 <= self.online_share <= 1.0:
+            raise ValueError("online_share must be between 0 and 1")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if not self.token:
+            raise ValueError("token must not be empty")
+        if self.heartbeat_interval_ms <= 0:
+            raise ValueError("heartbeat_interval_ms must be positive")
+
+
+@dataclass
+class Endpoints:
+    """The URLs the sandbox serves, known once its sockets are bound."""
+
+    rest_url: str = ""
+    gateway_url: str = ""
+    control_url: str = ""

@@ -1,0 +1,201 @@
+"""REST routes about channels: get/edit (with the hidden rename limit) and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from src.sandbox import ids, payloads
+from src.sandbox.responses import (
+    HiddenRateLimited,
+    Reply,
+    field_error,
+    invalid_form,
+    missing_access,
+    missing_permissions,
+    unknown,
+)
+from src.sandbox.restcore import RestCall, RestContext, RouteDef, route
+from src.sandbox.state import (
+    CONNECT,
+    MANAGE_CHANNELS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    VOICE,
+    Channel,
+    Overwrite,
+)
+from src.sandbox.validation import check_channel_name, check_message
+
+log = structlog.get_logger(__name__)
+
+TOPIC_MAX = 1024
+MESSAGES_PAGE_MAX = 100
+
+
+def _channel(ctx: RestContext, call: RestCall) -> Channel:
+    """The addressed channel, or 404 Unknown Channel."""
+    try:
+        return ctx.state.channel(call.snowflake("channel_id"))
+    except KeyError:
+        raise unknown("Channel", 10003) from None
+
+
+def _require(ctx: RestContext, channel: Channel, needed: int) -> None:
+    """403 Missing Access without VIEW_CHANNEL, 403 Missing Permissions without the rest of `needed`."""
+    have = ctx.state.bot_permissions(channel)
+    if not have & VIEW_CHANNEL:
+        raise missing_access()
+    if have & needed != needed:
+        raise missing_permissions()
+
+
+def _message(channel: Channel, call: RestCall) -> dict[str, Any]:
+    """The addressed message, or 404 Unknown Message."""
+    message = channel.messages.get(call.snowflake("message_id"))
+    if message is None:
+        raise unknown("Message", 10008)
+    return message
+
+
+async def get_channel(ctx: RestContext, call: RestCall) -> Reply:
+    """GET /channels/{id}."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL)
+    return Reply(200, payloads.channel_payload(ctx.state, channel))
+
+
+async def patch_channel(ctx: RestContext, call: RestCall) -> Reply:
+    """PATCH /channels/{id}: validate, apply the hidden 2-per-10-minutes rename limit, update, dispatch."""
+    channel = _channel(ctx, call)
+    needed = VIEW_CHANNEL | MANAGE_CHANNELS | (CONNECT if channel.type == VOICE else 0)
+    _require(ctx, channel, needed)
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    new_name = check_channel_name(body["name"], channel.type) if "name" in body else None
+    topic = body.get("topic")
+    if topic is not None and (not isinstance(topic, str) or len(topic) > TOPIC_MAX):
+        raise invalid_form(
+            {"topic": field_error("BASE_TYPE_MAX_LENGTH", f"Must be {TOPIC_MAX} or fewer in length.")}
+        )
+    overwrites = _parse_overwrites(body["permission_overwrites"]) if "permission_overwrites" in body else None
+    if "name" in body or "topic" in body:
+        # Discord counts every name/topic edit, changed or not, where it receives it; not shown in headers.
+        wait = ctx.renames.retry_after(channel.id)
+        if wait > 0:
+            ctx.journal.record_rename_429(channel.id, ctx.clock.monotonic(), wait)
+            log.info("sandbox.rename_429", channel_id=channel.id, retry_after=wait)
+            raise HiddenRateLimited(wait)
+        ctx.renames.record(channel.id)
+    if new_name is not None:
+        old, channel.name = channel.name, new_name
+        ctx.journal.record_rename(channel.id, ctx.clock.monotonic(), old, new_name)
+        log.info("sandbox.rename", channel_id=channel.id, old=old, new=new_name)
+    if "topic" in body and channel.type != VOICE:
+        channel.topic = topic
+    if isinstance(body.get("position"), int):
+        channel.position = body["position"]
+    if channel.type == VOICE and isinstance(body.get("user_limit"), int):
+        channel.user_limit = body["user_limit"]
+    if channel.type == VOICE and isinstance(body.get("bitrate"), int):
+        channel.bitrate = body["bitrate"]
+    if overwrites is not None:
+        channel.overwrites = overwrites
+    payload = payloads.channel_payload(ctx.state, channel)
+    ctx.events.dispatch("CHANNEL_UPDATE", payload)
+    return Reply(200, payload)
+
+
+def _parse_overwrites(raw: Any) -> list[Overwrite]:
+    """Parse `permission_overwrites` from a PATCH body (400 if malformed)."""
+    try:
+        return [
+            Overwrite(int(o["id"]), int(o["type"]), int(o.get("allow", 0)), int(o.get("deny", 0)))
+            for o in raw
+        ]
+    except (TypeError, KeyError, ValueError):
+        raise invalid_form(
+            {"permission_overwrites": field_error("LIST_TYPE_CONVERT", "Must be a list of overwrites.")}
+        ) from None
+
+
+async def post_message(ctx: RestContext, call: RestCall) -> Reply:
+    """POST /channels/{id}/messages: validate content and embeds, store, dispatch MESSAGE_CREATE."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL | SEND_MESSAGES)
+    content, embeds = check_message(await call.json())
+    message = payloads.message_payload(ctx.state, channel, ctx.state.next_id(), content, embeds)
+    ctx.state.store_message(channel, message)
+    log.debug("sandbox.message", channel_id=channel.id, message_id=message["id"])
+    ctx.events.dispatch("MESSAGE_CREATE", message)
+    return Reply(200, message)
+
+
+async def list_messages(ctx: RestContext, call: RestCall) -> Reply:
+    """GET /channels/{id}/messages?limit=&before=&after=&around= (newest first)."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+    limit = call.query_int("limit", default=50, low=1, high=MESSAGES_PAGE_MAX)
+    ordered = list(channel.messages)  # ascending: ids only grow
+    before, after, around = (call.query_snowflake(k) for k in ("before", "after", "around"))
+    if around is not None:
+        older = [m for m in ordered if m < around][-(limit // 2) :] if limit // 2 else []
+        newer = [m for m in ordered if m >= around][: limit - len(older)]
+        chosen = older + newer
+    elif after is not None:
+        chosen = [m for m in ordered if m > after][:limit]
+    else:
+        chosen = [m for m in ordered if before is None or m < before][-limit:]
+    return Reply(200, [channel.messages[m] for m in reversed(chosen)])
+
+
+async def get_message(ctx: RestContext, call: RestCall) -> Reply:
+    """GET /channels/{id}/messages/{message_id}."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+    return Reply(200, _message(channel, call))
+
+
+async def patch_message(ctx: RestContext, call: RestCall) -> Reply:
+    """PATCH /channels/{id}/messages/{message_id}: edit content and/or embeds, dispatch MESSAGE_UPDATE."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL)
+    message = _message(channel, call)
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    merged = {
+        "content": body["content"] if "content" in body else message["content"],
+        "embeds": body["embeds"] if "embeds" in body else message["embeds"],
+    }
+    content, embeds = check_message(merged)
+    message.update(content=content, embeds=embeds, edited_timestamp=ids.iso(ctx.state.now()))
+    ctx.events.dispatch("MESSAGE_UPDATE", message)
+    return Reply(200, message)
+
+
+async def delete_message(ctx: RestContext, call: RestCall) -> Reply:
+    """DELETE /channels/{id}/messages/{message_id}: 204, then 10008 for that id."""
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL)
+    message = _message(channel, call)
+    del channel.messages[int(message["id"])]
+    event = {"id": message["id"], "channel_id": str(channel.id), "guild_id": str(ctx.state.guild_id)}
+    ctx.events.dispatch("MESSAGE_DELETE", event)
+    return Reply(204)
+
+
+def channel_routes() -> list[RouteDef]:
+    """The routes of this module."""
+    return [
+        route("GET", "/channels/{channel_id}", get_channel),
+        route("PATCH", "/channels/{channel_id}", patch_channel, limit=10, window=10.0),
+        route("POST", "/channels/{channel_id}/messages", post_message, limit=5, window=5.0),
+        route("GET", "/channels/{channel_id}/messages", list_messages),
+        route("GET", "/channels/{channel_id}/messages/{message_id}", get_message),
+        route("PATCH", "/channels/{channel_id}/messages/{message_id}", patch_message, limit=5, window=5.0),
+        route("DELETE", "/channels/{channel_id}/messages/{message_id}", delete_message, limit=5, window=1.0),
+    ]

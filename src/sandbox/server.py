@@ -1,0 +1,303 @@
+"""The `Sandbox` facade: starts the REST+gateway server and the control server, and drives scenarios."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from src.sandbox import payloads
+from src.sandbox.config import Endpoints, SandboxConfig
+from src.sandbox.control import build_control_app
+from src.sandbox.faults import FaultInjector
+from src.sandbox.gateway import GatewayHub
+from src.sandbox.ids import SnowflakeFactory
+from src.sandbox.journal import Journal
+from src.sandbox.ratelimit import SlidingWindowLimiter
+from src.sandbox.rest import API_PREFIX, RestApi
+from src.sandbox.restcore import RestContext
+from src.sandbox.state import MANAGE_CHANNELS, SEND_MESSAGES, VIEW_CHANNEL, GuildState
+from src.types.ports import Clock
+from src.utils.clock import SystemClock
+
+__all__ = ["Sandbox", "SandboxConfig"]
+
+log = structlog.get_logger(__name__)
+
+HOST = "127.0.0.1"  # never reachable from outside the machine
+RENAME_LIMIT, RENAME_WINDOW = (
+    2,
+    600.0,
+)  # Discord's hidden limit: 2 name/topic edits per 10 minutes per channel
+
+
+class Sandbox:
+    """A local Discord: one guild, REST API v10 and gateway for an unmodified discord.py client."""
+
+    def __init__(self, config: SandboxConfig | None = None, *, clock: Clock | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.config.validate()
+        self._clock: Clock = clock or SystemClock()
+        self.state = GuildState(self.config, self._clock, SnowflakeFactory(self._clock))
+        self.journal = Journal()
+        self._endpoints = Endpoints()
+        self._faults = FaultInjector(self._clock)
+        self._hub = GatewayHub(self.config, self.state, self.journal, self._clock, self._endpoints)
+        renames = SlidingWindowLimiter(
+            self._clock, limit=RENAME_LIMIT, window=RENAME_WINDOW, time_scale=self.config.time_scale
+        )
+        ctx = RestContext(
+            self.config, self.state, self.journal, self._clock, self._hub, self._endpoints, renames
+        )
+        self._rest = RestApi(ctx, self._faults)
+        self._runners: list[web.AppRunner] = []
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind both servers on 127.0.0.1 and fill in the URLs."""
+        if self._runners:
+            raise RuntimeError("sandbox already started")
+        app = web.Application()
+        app.router.add_get("/gateway", self._hub.handle)
+        app.router.add_get("/gateway/", self._hub.handle)
+        app.router.add_route("*", "/{tail:.*}", self._rest.handle)
+        try:
+            port = await self._serve(app, self.config.rest_port)
+            control_port = await self._serve(build_control_app(self), self.config.control_port)
+        except BaseException:
+            await self.stop()
+            raise
+        self._endpoints.rest_url = f"http://{HOST}:{port}{API_PREFIX}"
+        self._endpoints.gateway_url = f"ws://{HOST}:{port}/gateway"
+        self._endpoints.control_url = f"http://{HOST}:{control_port}"
+        log.info("sandbox.started", **self.info())
+
+    async def _serve(self, app: web.Application, port: int) -> int:
+        """Start `app` on HOST:port and return the bound port."""
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, HOST, port).start()
+        return int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Close every websocket and both servers; safe to call twice."""
+        if not self._runners:
+            return
+        await self._hub.close_all()
+        while self._runners:
+            await self._runners.pop().cleanup()
+        log.info("sandbox.stopped")
+
+    async def __aenter__(self) -> Sandbox:
+        """Start on entry."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Stop on exit."""
+        await self.stop()
+
+    # --- addresses and ids ----------------------------------------------------------------------------
+
+    @property
+    def rest_url(self) -> str:
+        """What `discord.http.Route.BASE` must be set to, e.g. http://127.0.0.1:PORT/api/v10."""
+        return self._endpoints.rest_url
+
+    @property
+    def gateway_url(self) -> str:
+        """What `DiscordWebSocket.DEFAULT_GATEWAY` must be set to, e.g. ws://127.0.0.1:PORT/gateway."""
+        return self._endpoints.gateway_url
+
+    @property
+    def control_url(self) -> str:
+        """The scenario-control HTTP API, e.g. http://127.0.0.1:CPORT."""
+        return self._endpoints.control_url
+
+    @property
+    def guild_id(self) -> int:
+        """The only guild's id."""
+        return self.state.guild_id
+
+    @property
+    def channel_ids(self) -> dict[str, int]:
+        """Seeded channels: members/online/bans (voice counters), heartbeat/stats/general (text)."""
+        return dict(self.state.channel_ids)
+
+    @property
+    def application_id(self) -> int:
+        """The bot application's id."""
+        return self.state.application_id
+
+    @property
+    def bot_user_id(self) -> int:
+        """The bot user's id."""
+        return self.state.bot_user_id
+
+    def info(self) -> dict[str, Any]:
+        """The JSON object the CLI prints: URLs, ids and the token to use."""
+        return {
+            "rest_url": self.rest_url,
+            "gateway_url": self.gateway_url,
+            "control_url": self.control_url,
+            "guild_id": self.guild_id,
+            "channel_ids": self.channel_ids,
+            "application_id": self.application_id,
+            "bot_user_id": self.bot_user_id,
+            "token": self.config.token,
+        }
+
+    # --- scenario control -----------------------------------------------------------------------------
+
+    async def add_member(
+        self, user_id: int | None = None, username: str | None = None, bot: bool = False
+    ) -> int:
+        """Add a member and dispatch GUILD_MEMBER_ADD; return the new member's id."""
+        uid = self.state.add_member(user_id, username, bot)
+        self._hub.dispatch(
+            "GUILD_MEMBER_ADD", {**payloads.member_payload(self.state, uid), "guild_id": self._gid}
+        )
+        log.info("sandbox.member_add", user_id=uid, member_count=self.member_count)
+        await self._hub.flush()
+        return uid
+
+    async def remove_member(self, user_id: int) -> None:
+        """Remove a member and dispatch GUILD_MEMBER_REMOVE (KeyError if not a member)."""
+        self._remove(user_id)
+        log.info("sandbox.member_remove", user_id=user_id, member_count=self.member_count)
+        await self._hub.flush()
+
+    def _remove(self, user_id: int) -> None:
+        """Remove a member and queue its GUILD_MEMBER_REMOVE."""
+        user = payloads.user_payload(self.state, user_id)
+        self.state.remove_member(user_id)
+        self._hub.dispatch("GUILD_MEMBER_REMOVE", {"guild_id": self._gid, "user": user})
+
+    async def ban(self, user_id: int, remove: bool = True, reason: str | None = None) -> None:
+        """Ban a user: GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if a member and `remove` (like Discord)."""
+        was_member = user_id in self.state.members
+        if self.state.ban(user_id, reason):
+            user = payloads.user_payload(self.state, user_id)
+            self._hub.dispatch("GUILD_BAN_ADD", {"guild_id": self._gid, "user": user})
+        if remove and was_member:
+            self._remove(user_id)
+        log.info("sandbox.ban", user_id=user_id, ban_count=self.ban_count, member_count=self.member_count)
+        await self._hub.flush()
+
+    async def unban(self, user_id: int) -> None:
+        """Lift a ban and dispatch GUILD_BAN_REMOVE (KeyError if not banned)."""
+        self.state.unban(user_id)
+        user = payloads.user_payload(self.state, user_id)
+        self._hub.dispatch("GUILD_BAN_REMOVE", {"guild_id": self._gid, "user": user})
+        log.info("sandbox.unban", user_id=user_id, ban_count=self.ban_count)
+        await self._hub.flush()
+
+    def set_online(self, count: int) -> None:
+        """Set approximate_presence_count (clamped to 0..member_count)."""
+        self.state.online = max(0, min(int(count), self.member_count))
+        log.info("sandbox.online", online=self.state.online)
+
+    async def drop_gateway(self, resumable: bool = True, *, reconnect_op: bool = False) -> None:
+        """Drop gateway connections: close 4000 (or op 7) so clients RESUME; op 9 d=false if not resumable."""
+        self._hub.drop(resumable=resumable, reconnect_op=reconnect_op)
+        await self._hub.flush()
+
+    def inject_fault(
+        self,
+        pattern: str,
+        *,
+        status: int = 500,
+        count: int | None = None,
+        duration: float | None = None,
+        global_429: bool = False,
+        retry_after: float = 1.0,
+    ) -> None:
+        """Answer REST requests whose "METHOD /path" matches `pattern` with `status` (for count/duration)."""
+        self._faults.add(
+            pattern,
+            status=status,
+            count=count,
+            duration=duration,
+            global_429=global_429,
+            retry_after=retry_after,
+        )
+        log.info("sandbox.fault_injected", pattern=pattern, status=status, count=count, duration=duration)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._faults.clear()
+
+    def set_channel_permissions(
+        self, channel_id: int, *, manage_channels: bool = True, view: bool = True, send_messages: bool = True
+    ) -> None:
+        """Deny permissions to the bot's role on a channel via an overwrite, and dispatch CHANNEL_UPDATE."""
+        channel = self.state.channel(channel_id)
+        deny = (
+            (0 if manage_channels else MANAGE_CHANNELS)
+            | (0 if view else VIEW_CHANNEL)
+            | (0 if send_messages else SEND_MESSAGES)
+        )
+        self.state.set_bot_denies(channel, deny)
+        self._hub.dispatch("CHANNEL_UPDATE", payloads.channel_payload(self.state, channel))
+        log.info("sandbox.permissions", channel_id=channel_id, deny=deny)
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel (REST then answers 404 10003) and dispatch CHANNEL_DELETE."""
+        channel = self.state.delete_channel(channel_id)
+        self._hub.dispatch("CHANNEL_DELETE", payloads.channel_payload(self.state, channel))
+        log.info("sandbox.channel_delete", channel_id=channel_id)
+
+    async def flush(self) -> None:
+        """Wait until queued gateway frames are written (after sync control calls)."""
+        await self._hub.flush()
+
+    # --- observation ----------------------------------------------------------------------------------
+
+    def channel_name(self, channel_id: int) -> str:
+        """The channel's current name (KeyError if deleted or unknown)."""
+        return self.state.channel(channel_id).name
+
+    def messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """The channel's current messages, oldest first, after edits and deletes."""
+        return [dict(m) for m in self.state.channel(channel_id).messages.values()]
+
+    @property
+    def presence(self) -> dict[str, Any] | None:
+        """The last presence the bot sent (status, activities, since, afk), or None."""
+        return self._hub.presence
+
+    @property
+    def member_count(self) -> int:
+        """Exact member count, the bot included."""
+        return self.state.member_count
+
+    @property
+    def ban_count(self) -> int:
+        """Exact number of bans."""
+        return len(self.state.bans)
+
+    @property
+    def online_count(self) -> int:
+        """What approximate_presence_count reports."""
+        return self.state.online
+
+    @property
+    def gateway_connections(self) -> int:
+        """How many identified gateway connections are open (e.g. to wait until a bot has connected)."""
+        return len(self._hub.connected_sessions)
+
+    @property
+    def invalid_requests(self) -> int:
+        """401/403/429 answers in the current 10-minute window (Cloudflare bans at 10,000)."""
+        return self._rest.invalid_requests
+
+    @property
+    def _gid(self) -> str:
+        """The guild id as Discord's JSON writes it."""
+        return str(self.state.guild_id)

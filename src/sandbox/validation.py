@@ -1,0 +1,166 @@
+"""Discord's input rules: channel-name normalisation and message/embed limits (400 50035 when broken)."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+from src.sandbox.responses import ApiError, field_error, invalid_form
+
+TEXT_LIKE_TYPES = frozenset({0, 5, 15, 16})  # text, announcement, forum, media: lower-cased, hyphenated names
+NAME_MIN, NAME_MAX = 1, 100
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+EMBED_TOTAL_MAX = 6000
+EMBED_FIELDS_MAX = 25
+EMBED_LIMITS = {"title": 256, "description": 4096}
+FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 1024
+FOOTER_MAX, AUTHOR_NAME_MAX = 2048, 256
+
+# Punctuation Discord strips from text-channel names ("Bans: 89" -> "bans-89"); '-' and '_' survive.
+_STRIPPED = re.compile("[" + re.escape("".join(c for c in string.punctuation if c not in "-_")) + "]")
+_SPACES = re.compile(r"\s+")
+_DASHES = re.compile(r"-{2,}")
+
+
+def normalise_channel_name(name: str, channel_type: int) -> str:
+    """Return the name Discord stores: text-like channels are lower-cased and hyphenated, others kept."""
+    name = name.strip()
+    if channel_type not in TEXT_LIKE_TYPES:
+        return name
+    name = _STRIPPED.sub("", name.lower())
+    name = _DASHES.sub("-", _SPACES.sub("-", name.strip()))
+    return name.strip("-")
+
+
+def check_channel_name(raw: Any, channel_type: int) -> str:
+    """Validate a requested channel name and return the normalised one (400 if it is not 1-100 chars)."""
+    if not isinstance(raw, str):
+        raise invalid_form({"name": field_error("BASE_TYPE_REQUIRED", "This field is required")})
+    if not NAME_MIN <= len(raw) <= NAME_MAX:
+        raise invalid_form({"name": _length_error(NAME_MIN, NAME_MAX)})
+    name = normalise_channel_name(raw, channel_type)
+    if not name:
+        raise invalid_form({"name": _length_error(NAME_MIN, NAME_MAX)})
+    return name
+
+
+def _length_error(low: int, high: int) -> dict[str, Any]:
+    """Discord's "between" length error."""
+    return field_error("BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length.")
+
+
+def _max_error(high: int) -> dict[str, Any]:
+    """Discord's "or fewer" length error."""
+    return field_error("BASE_TYPE_MAX_LENGTH", f"Must be {high} or fewer in length.")
+
+
+def _text_len(value: Any) -> int:
+    """Length of an optional string field (non-strings count as empty)."""
+    return len(value) if isinstance(value, str) else 0
+
+
+def _check_embed(embed: Any) -> tuple[dict[str, Any], int]:
+    """Return (errors, counted characters) for one embed."""
+    if not isinstance(embed, dict):
+        return field_error("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"), 0
+    errors: dict[str, Any] = {}
+    total = 0
+    for key, limit in EMBED_LIMITS.items():
+        size = _text_len(embed.get(key))
+        total += size
+        if size > limit:
+            errors[key] = _max_error(limit)
+    footer = embed.get("footer")
+    if isinstance(footer, dict):
+        size = _text_len(footer.get("text"))
+        total += size
+        if size > FOOTER_MAX:
+            errors["footer"] = {"text": _max_error(FOOTER_MAX)}
+    author = embed.get("author")
+    if isinstance(author, dict):
+        size = _text_len(author.get("name"))
+        total += size
+        if size > AUTHOR_NAME_MAX:
+            errors["author"] = {"name": _max_error(AUTHOR_NAME_MAX)}
+    fields = embed.get("fields") or []
+    if not isinstance(fields, list):
+        errors["fields"] = field_error("LIST_TYPE_CONVERT", "Must be a list.")
+        return errors, total
+    if len(fields) > EMBED_FIELDS_MAX:
+        errors["fields"] = field_error(
+            "BASE_TYPE_MAX_LENGTH", f"Must be {EMBED_FIELDS_MAX} or fewer in length."
+        )
+    field_errors: dict[str, Any] = {}
+    for index, item in enumerate(fields):
+        item_errors = _check_field(item)
+        if isinstance(item, dict):
+            total += _text_len(item.get("name")) + _text_len(item.get("value"))
+        if item_errors:
+            field_errors[str(index)] = item_errors
+    if field_errors and "fields" not in errors:
+        errors["fields"] = field_errors
+    return errors, total
+
+
+def _check_field(item: Any) -> dict[str, Any]:
+    """Errors for one embed field: name and value are required and bounded."""
+    if not isinstance(item, dict):
+        return field_error("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    errors: dict[str, Any] = {}
+    for key, limit in (("name", FIELD_NAME_MAX), ("value", FIELD_VALUE_MAX)):
+        value = item.get(key)
+        if not isinstance(value, str) or not value:
+            errors[key] = field_error("BASE_TYPE_REQUIRED", "This field is required")
+        elif len(value) > limit:
+            errors[key] = _max_error(limit)
+    return errors
+
+
+def check_message(payload: Any, *, require_content: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """Validate a message create/edit body and return (content, embeds); raise 400 like Discord."""
+    if not isinstance(payload, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    content = payload.get("content")
+    content = "" if content is None else content
+    embeds = payload.get("embeds")
+    if embeds is None:
+        embeds = [payload["embed"]] if isinstance(payload.get("embed"), dict) else []
+    errors: dict[str, Any] = {}
+    if not isinstance(content, str):
+        errors["content"] = field_error("STRING_TYPE_CONVERT", "Could not interpret the value as a string.")
+        content = ""
+    elif len(content) > CONTENT_MAX:
+        errors["content"] = _max_error(CONTENT_MAX)
+    if not isinstance(embeds, list):
+        errors["embeds"] = field_error("LIST_TYPE_CONVERT", "Must be a list.")
+        embeds = []
+    elif len(embeds) > EMBEDS_MAX:
+        errors["embeds"] = field_error("BASE_TYPE_MAX_LENGTH", f"Must be {EMBEDS_MAX} or fewer in length.")
+    else:
+        embed_errors: dict[str, Any] = {}
+        total = 0
+        for index, embed in enumerate(embeds):
+            one, size = _check_embed(embed)
+            total += size
+            if one:
+                embed_errors[str(index)] = one
+        if total > EMBED_TOTAL_MAX:
+            embed_errors.setdefault("_errors", []).append(
+                {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}
+            )
+        if embed_errors:
+            errors["embeds"] = embed_errors
+    if errors:
+        raise invalid_form(errors)
+    if require_content and not content and not embeds:
+        raise ApiError(400, 50006, "Cannot send an empty message")
+    return content, [_rich(e) for e in embeds]
+
+
+def _rich(embed: dict[str, Any]) -> dict[str, Any]:
+    """Return the embed as Discord stores it (type defaults to "rich", empty keys dropped)."""
+    stored = {k: v for k, v in embed.items() if v is not None}
+    stored.setdefault("type", "rich")
+    return stored

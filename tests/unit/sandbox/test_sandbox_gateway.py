@@ -1,0 +1,287 @@
+"""The gateway protocol over a raw websocket: HELLO, IDENTIFY, dispatch filtering, RESUME, close codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from src.sandbox import Sandbox, SandboxConfig
+from src.utils.clock import ManualClock
+from tests.unit.sandbox.conftest import ZLIB_SUFFIX, GatewayClient
+
+GUILDS, MEMBERS, MODERATION, PRESENCES = 1 << 0, 1 << 1, 1 << 2, 1 << 8
+TOKEN = SandboxConfig().token
+
+
+async def identified(gateway: GatewayClient, intents: int = GUILDS | MEMBERS | MODERATION) -> dict[str, Any]:
+    """IDENTIFY and return READY's data after GUILD_CREATE arrived."""
+    await gateway.identify(TOKEN, intents)
+    ready = await gateway.recv_until("READY")
+    await gateway.recv_until("GUILD_CREATE")
+    return ready
+
+
+async def test_hello_carries_heartbeat_interval(session: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """The first frame is op 10 with the configured heartbeat interval."""
+    client = await GatewayClient.connect(session, sandbox.gateway_url)
+    hello = await client.recv()
+    await client.ws.close()
+    assert hello == {"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}
+
+
+async def test_heartbeat_is_acked(gateway: GatewayClient) -> None:
+    """op 1 is answered with op 11."""
+    await gateway.send(1, None)
+    ack = await gateway.recv()
+    assert ack is not None
+    assert ack["op"] == 11
+
+
+async def test_zlib_stream_frames_end_with_sync_flush(gateway: GatewayClient) -> None:
+    """With compress=zlib-stream every frame is binary and ends in 00 00 ff ff."""
+    await identified(gateway)
+    assert gateway.binary_frames
+    assert all(frame.endswith(ZLIB_SUFFIX) for frame in gateway.binary_frames)
+
+
+async def test_plain_text_without_compress(session: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """Without the compress query, frames are text."""
+    client = await GatewayClient.connect(session, sandbox.gateway_url, compress=False)
+    await client.recv()
+    await client.ws.close()
+    assert (client.text_frames, client.binary_frames) == (1, [])
+
+
+async def test_identified_connection_is_counted(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """gateway_connections counts identified, open connections."""
+    before = sandbox.gateway_connections
+    await identified(gateway)
+    assert (before, sandbox.gateway_connections) == (0, 1)
+
+
+async def test_ready_has_resume_url_and_unavailable_guild(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """READY carries session_id, resume_gateway_url and the guild as unavailable."""
+    ready = await identified(gateway)
+    assert ready["d"]["resume_gateway_url"] == sandbox.gateway_url
+    assert ready["d"]["guilds"] == [{"id": str(sandbox.guild_id), "unavailable": True}]
+    assert ready["d"]["session_id"]
+
+
+async def test_guild_create_has_exact_count_and_only_the_bot(
+    gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """GUILD_CREATE has the exact member_count but only the bot's own member."""
+    await gateway.identify(TOKEN, GUILDS | MEMBERS)
+    guild = (await gateway.recv_until("GUILD_CREATE"))["d"]
+    assert guild["member_count"] == sandbox.member_count
+    assert [m["user"]["id"] for m in guild["members"]] == [str(sandbox.bot_user_id)]
+
+
+async def test_guild_create_channels_are_complete(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Channels carry position and overwrites; voice channels carry bitrate and user_limit."""
+    await gateway.identify(TOKEN, GUILDS)
+    channels = (await gateway.recv_until("GUILD_CREATE"))["d"]["channels"]
+    voice = next(c for c in channels if c["id"] == str(sandbox.channel_ids["members"]))
+    assert {"position", "permission_overwrites", "bitrate", "user_limit"} <= set(voice)
+
+
+@pytest.mark.parametrize("members", [300])
+async def test_large_guild_flag(session: aiohttp.ClientSession, clock: ManualClock, members: int) -> None:
+    """A guild above 250 members is large."""
+    async with Sandbox(SandboxConfig(members=members), clock=clock) as sb:
+        client = await GatewayClient.connect(session, sb.gateway_url)
+        await client.recv()
+        await client.identify(TOKEN, GUILDS, large_threshold=250)
+        guild = (await client.recv_until("GUILD_CREATE"))["d"]
+        await client.ws.close()
+    assert guild["large"] is True
+
+
+async def test_wrong_token_closes_4004(gateway: GatewayClient) -> None:
+    """IDENTIFY with a wrong token is closed with 4004."""
+    await gateway.identify("wrong", GUILDS)
+    assert await gateway.wait_closed() == 4004
+
+
+async def test_privileged_intents_disabled_closes_4014(
+    session: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    """Asking GUILD_MEMBERS when privileged intents are off is closed with 4014."""
+    async with Sandbox(SandboxConfig(privileged_intents_enabled=False), clock=clock) as sb:
+        client = await GatewayClient.connect(session, sb.gateway_url)
+        await client.recv()
+        await client.identify(TOKEN, GUILDS | MEMBERS)
+        assert await client.wait_closed() == 4014
+
+
+async def test_non_privileged_identify_works_when_disabled(
+    session: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    """GUILDS | GUILD_MODERATION needs no privileged intent."""
+    async with Sandbox(SandboxConfig(privileged_intents_enabled=False), clock=clock) as sb:
+        client = await GatewayClient.connect(session, sb.gateway_url)
+        await client.recv()
+        ready = await identified(client, GUILDS | MODERATION)
+        await client.ws.close()
+    assert ready["t"] == "READY"
+
+
+async def test_presence_before_identify_closes_4003(gateway: GatewayClient) -> None:
+    """op 3 before IDENTIFY is Not authenticated."""
+    await gateway.send(3, {"status": "online", "activities": [], "since": 0, "afk": False})
+    assert await gateway.wait_closed() == 4003
+
+
+async def test_unknown_opcode_closes_4001(gateway: GatewayClient) -> None:
+    """An unknown opcode closes with 4001."""
+    await gateway.send(42, None)
+    assert await gateway.wait_closed() == 4001
+
+
+async def test_member_add_dispatched_with_members_intent(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """GUILD_MEMBER_ADD reaches a session with GUILD_MEMBERS, with guild_id and the member."""
+    await identified(gateway)
+    uid = await sandbox.add_member(username="alice")
+    event = (await gateway.recv_until("GUILD_MEMBER_ADD"))["d"]
+    assert (event["guild_id"], event["user"]["id"], event["user"]["username"]) == (
+        str(sandbox.guild_id),
+        str(uid),
+        "alice",
+    )
+
+
+async def test_member_events_need_members_intent(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Without GUILD_MEMBERS, a join is not sent (the following ban is)."""
+    await identified(gateway, GUILDS | MODERATION)
+    uid = await sandbox.add_member()
+    await sandbox.ban(uid)
+    names = []
+    while (frame := await gateway.recv()) is not None and frame.get("t") != "GUILD_BAN_ADD":
+        names.append(frame.get("t"))
+    assert "GUILD_MEMBER_ADD" not in names
+
+
+async def test_ban_precedes_member_remove(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Banning a member dispatches GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE."""
+    await identified(gateway)
+    uid = await sandbox.add_member()
+    await sandbox.ban(uid)
+    ban = await gateway.recv_until("GUILD_BAN_ADD")
+    remove = await gateway.recv_until("GUILD_MEMBER_REMOVE")
+    assert ban["s"] < remove["s"]
+    assert remove["d"]["user"]["id"] == str(uid)
+
+
+async def test_sequence_numbers_increase(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Dispatch sequence numbers increase by one."""
+    ready = await identified(gateway)
+    await sandbox.add_member()
+    add = await gateway.recv_until("GUILD_MEMBER_ADD")
+    assert (ready["s"], add["s"]) == (1, 3)
+
+
+async def test_channel_update_dispatched_on_rename(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Permission changes are announced as CHANNEL_UPDATE with guild_id."""
+    await identified(gateway)
+    sandbox.set_channel_permissions(sandbox.channel_ids["stats"], send_messages=False)
+    event = (await gateway.recv_until("CHANNEL_UPDATE"))["d"]
+    assert (event["id"], event["guild_id"]) == (str(sandbox.channel_ids["stats"]), str(sandbox.guild_id))
+
+
+async def test_resume_replays_missed_events(
+    session: aiohttp.ClientSession, gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """After a drop, RESUME replays what was dispatched meanwhile, then RESUMED."""
+    ready = await identified(gateway)
+    await sandbox.drop_gateway()
+    assert await gateway.wait_closed() == 4000
+    uid = await sandbox.add_member()
+    client = await GatewayClient.connect(session, sandbox.gateway_url)
+    await client.recv()
+    await client.send(6, {"token": TOKEN, "session_id": ready["d"]["session_id"], "seq": 2})
+    replayed = await client.recv_until("GUILD_MEMBER_ADD")
+    resumed = await client.recv_until("RESUMED")
+    await client.ws.close()
+    assert (replayed["d"]["user"]["id"], replayed["s"], resumed["s"]) == (str(uid), 3, 4)
+
+
+async def test_resume_unknown_session_is_invalid(gateway: GatewayClient) -> None:
+    """RESUME of an unknown session gets op 9 d=false."""
+    await gateway.send(6, {"token": TOKEN, "session_id": "nope", "seq": 1})
+    frame = await gateway.recv()
+    assert frame is not None
+    assert (frame["op"], frame["d"]) == (9, False)
+
+
+async def test_non_resumable_drop_invalidates(
+    session: aiohttp.ClientSession, gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """drop_gateway(resumable=False) sends op 9 d=false and the session cannot be resumed."""
+    ready = await identified(gateway)
+    await sandbox.drop_gateway(resumable=False)
+    invalid = await gateway.recv()
+    client = await GatewayClient.connect(session, sandbox.gateway_url)
+    await client.recv()
+    await client.send(6, {"token": TOKEN, "session_id": ready["d"]["session_id"], "seq": 2})
+    refused = await client.recv()
+    await client.ws.close()
+    assert invalid is not None
+    assert refused is not None
+    assert [(invalid["op"], invalid["d"]), (refused["op"], refused["d"])] == [(9, False), (9, False)]
+
+
+async def test_presence_is_recorded(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """op 3 is recorded as the bot's presence."""
+    await identified(gateway)
+    activity = {"name": "1,234 members", "type": 3}
+    await gateway.send(3, {"status": "online", "activities": [activity], "since": 0, "afk": False})
+    await gateway.send(1, None)  # frames are handled in order: once the ACK is back, op 3 was processed
+    await gateway.recv()
+    assert sandbox.presence == {"status": "online", "activities": [activity], "since": 0, "afk": False}
+
+
+async def test_request_all_members_chunks(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """op 8 for all members answers GUILD_MEMBERS_CHUNK with every member and the nonce."""
+    await identified(gateway)
+    await gateway.send(8, {"guild_id": str(sandbox.guild_id), "query": "", "limit": 0, "nonce": "n1"})
+    chunk = (await gateway.recv_until("GUILD_MEMBERS_CHUNK"))["d"]
+    assert (len(chunk["members"]), chunk["chunk_count"], chunk["nonce"]) == (sandbox.member_count, 1, "n1")
+
+
+async def test_request_members_by_id_reports_not_found(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """op 8 with user_ids lists the found members and the missing ids."""
+    await identified(gateway)
+    await gateway.send(8, {"guild_id": str(sandbox.guild_id), "user_ids": [str(sandbox.bot_user_id), "5"]})
+    chunk = (await gateway.recv_until("GUILD_MEMBERS_CHUNK"))["d"]
+    assert ([m["user"]["id"] for m in chunk["members"]], chunk["not_found"]) == (
+        [str(sandbox.bot_user_id)],
+        ["5"],
+    )
+
+
+async def test_gateway_frames_are_journaled(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """Received ops and sent events are in the journal."""
+    await identified(gateway)
+    records = [(g.direction, g.op, g.event) for g in sandbox.journal.gateway]
+    assert ("recv", 2, None) in records
+    assert ("send", 0, "READY") in records
+
+
+async def test_compress_disabled_sends_text(session: aiohttp.ClientSession, clock: ManualClock) -> None:
+    """With compress=False the sandbox ignores ?compress=zlib-stream and sends text frames."""
+    async with Sandbox(SandboxConfig(compress=False), clock=clock) as sb:
+        client = await GatewayClient.connect(session, sb.gateway_url, compress=True)
+        await client.recv()
+        await client.ws.close()
+    assert (client.text_frames, client.binary_frames) == (1, [])
+
+
+async def test_reconnect_op_variant(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """drop_gateway(reconnect_op=True) asks the client to reconnect with op 7."""
+    await identified(gateway)
+    await sandbox.drop_gateway(reconnect_op=True)
+    frame = await gateway.recv()
+    assert frame is not None
+    assert frame["op"] == 7
