@@ -33,7 +33,8 @@ from src.utils.store import AtomicJsonStore
 log = get_logger(__name__, service="app")
 
 SHUTDOWN_BUDGET = 8.0  # seconds for services to stop; SIGTERM must exit within 10 s
-STEP_TIMEOUT = 3.0  # no single stop step may eat the whole budget
+STEP_TIMEOUT = 3.0
+DISK_RETRY_CAP = 60.0  # no single stop step may eat the whole budget
 EXIT_OK, EXIT_LOGIN = 0, 1
 INTENT_FIX = (
     "the Server Members intent is not enabled for this application: turn it on at "
@@ -70,7 +71,10 @@ class StatsBotApp:
         self.client = StatsBot(settings, self, self.clock)
         self.port = DiscordAdapter(self.client, settings.guild_id or 0)
         self.history = DailyHistory(self.store)
-        self.recorder = EventRecorder(settings, self.clock, self.history, max_backoff=settings.max_backoff)
+        # Disk retries stay short whatever MAX_BACKOFF says: writes must resume soon after a disk recovers.
+        self.recorder = EventRecorder(
+            settings, self.clock, self.history, max_backoff=min(DISK_RETRY_CAP, settings.max_backoff)
+        )
         self.counters = CounterService(settings, self.port, self.clock, self.store)
         self.stats = StatsSnapshotView(self.counters, self.recorder)
         self.reports = ReportScheduler(

@@ -99,7 +99,7 @@ async def test_store_failure_alert_posts_once_and_recovers(sandbox, start_bot, m
     monkeypatch.setattr(store_module.os, "replace", real_replace)
     await wait_until(lambda: alerts("✅"), timeout=20, what="the recovery notice")
     assert len(alerts("⚠️")) == 1
-    assert run.app.recorder.pending_events == 0
+    await wait_until(lambda: run.app.recorder.pending_events == 0, timeout=70, what="writes to resume")
     assert await run.stop() == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -108,6 +109,7 @@ class HeartbeatService:
         self._message_id: int | None = None
         self._persisted_id: int | None = None
         self._task = PeriodicTask("heartbeat", clock, settings.heartbeat_interval, self.beat)
+        self._publishing = asyncio.Lock()
         self._log = get_logger(__name__, service="monitoring")
 
     @property
@@ -125,8 +127,10 @@ class HeartbeatService:
         self._task.start()
 
     async def stop(self) -> None:
-        """Stop beating and wait for the loop to end."""
-        await self._task.stop()
+        """Let a publish in progress finish, then stop the loop."""
+        # Cancelling between post mode's "post new" and "delete previous" would leave two status messages.
+        async with self._publishing:
+            await self._task.stop()
 
     def latest(self) -> HeartbeatSnapshot | None:
         """The figures of the last heartbeat, or None before the first one."""
@@ -262,6 +266,10 @@ class HeartbeatService:
 
     async def _publish(self, embed: Embed) -> None:
         """Edit the status message (edit mode) or replace it with a new one (post mode)."""
+        async with self._publishing:
+            await self._publish_locked(embed)
+
+    async def _publish_locked(self, embed: Embed) -> None:
         await self._load_state()
         if self._settings.heartbeat_mode == "edit" and self._message_id is not None:
             if await self._port.edit_message(self.channel_id, self._message_id, embed):
