@@ -6,7 +6,7 @@ import pytest
 
 from src.utils.clock import ManualClock
 
-from .fakes import FakePort, FakeSampler, FakeStats, MemoryStore, PendingClock
+from .fakes import FakeDiscord, FakeSampler, FakeStats, MemoryStore, PendingClock
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def port(clock: ManualClock) -> FakePort:
-    return FakePort(clock)
+def port(clock: ManualClock) -> FakeDiscord:
+    return FakeDiscord(clock)
 
 
 @pytest.fixture

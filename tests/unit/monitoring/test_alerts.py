@@ -15,7 +15,7 @@ from src.utils.clock import ManualClock
 from .fakes import (
     ALERT_CHANNEL,
     HEARTBEAT_CHANNEL,
-    FakePort,
+    FakeDiscord,
     FakeSampler,
     MemoryStore,
     PendingClock,
@@ -39,7 +39,7 @@ class SwitchableBreaker:
 
 def make_monitor(
     clock: ManualClock,
-    port: FakePort,
+    port: FakeDiscord,
     store: MemoryStore,
     sampler: FakeSampler,
     *,
@@ -61,13 +61,13 @@ async def check_with_rss(monitor: AlertMonitor, sampler: FakeSampler, clock: Man
     await monitor.check()
 
 
-def titles(port: FakePort) -> list[str]:
+def titles(port: FakeDiscord) -> list[str]:
     """Titles of the alert embeds posted, in order."""
     return [embed.title for embed in port.embeds()]
 
 
 async def test_memory_over_threshold_posts_one_alert_over_many_checks(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """A process above ALERT_MEMORY_MB is reported once with value and threshold, not once per check."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=1)
@@ -86,7 +86,7 @@ async def test_memory_over_threshold_posts_one_alert_over_many_checks(
 
 
 async def test_alerts_go_to_the_alert_channel_when_set(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """With ALERT_CHANNEL_ID set, alerts post there instead of the heartbeat channel."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=1, alert_channel_id=ALERT_CHANNEL)
@@ -97,7 +97,7 @@ async def test_alerts_go_to_the_alert_channel_when_set(
 
 
 async def test_value_hovering_at_threshold_does_not_realert(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """Dipping just under the threshold does not clear the alert, so crossing again posts nothing."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=100)
@@ -110,7 +110,7 @@ async def test_value_hovering_at_threshold_does_not_realert(
 
 
 async def test_recovery_is_posted_once_when_cleared(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """Falling below 90 % of the threshold posts one recovery notice and logs alert.recovered."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=100)
@@ -128,7 +128,7 @@ async def test_recovery_is_posted_once_when_cleared(
 
 
 async def test_realert_within_cooldown_is_held_until_it_ends(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """A problem that returns soon after recovering is posted only once ALERT_COOLDOWN_S has passed."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=100, alert_cooldown_s=600)
@@ -149,7 +149,7 @@ async def test_realert_within_cooldown_is_held_until_it_ends(
 
 
 async def test_short_problem_inside_cooldown_posts_nothing(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """A problem that comes and goes within the cool-down is neither raised nor recovered in Discord."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=100, alert_cooldown_s=600)
@@ -160,7 +160,7 @@ async def test_short_problem_inside_cooldown_posts_nothing(
 
 
 async def test_disk_alert_uses_percent_threshold(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """Disk use of DATA_DIR above ALERT_DISK_PERCENT is reported with both percentages."""
     sampler.metrics = sampler.metrics.model_copy(update={"disk_percent": 95.5})
@@ -175,7 +175,7 @@ async def test_disk_alert_uses_percent_threshold(
 
 
 async def test_run_of_store_failures_raises_store_alert(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """The store alert fires when consecutive write failures reach ALERT_STORE_FAILURES, not before."""
     monitor = make_monitor(clock, port, store, sampler, alert_store_failures=3)
@@ -197,7 +197,7 @@ async def test_run_of_store_failures_raises_store_alert(
 
 
 async def test_store_alert_recovers_after_a_successful_write(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """The store alert clears only when a write succeeds again (failures back to 0)."""
     monitor = make_monitor(clock, port, store, sampler, alert_store_failures=3)
@@ -211,7 +211,7 @@ async def test_store_alert_recovers_after_a_successful_write(
 
 
 async def test_stale_counter_alert_after_threshold(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler, pending: PendingClock
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler, pending: PendingClock
 ) -> None:
     """A counter whose new value waits longer than ALERT_COUNTER_STALE_S is reported, then recovers."""
     monitor = make_monitor(clock, port, store, sampler, pending=pending, alert_counter_stale_s=1800)
@@ -234,7 +234,7 @@ async def test_stale_counter_alert_after_threshold(
 
 
 async def test_disconnect_alert_only_after_threshold(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """A gateway down for longer than ALERT_DISCONNECT_S is reported by the check loop, not earlier."""
     monitor = make_monitor(clock, port, store, sampler, alert_disconnect_s=300)
@@ -257,7 +257,7 @@ async def test_disconnect_alert_only_after_threshold(
 
 
 async def test_short_disconnects_do_not_add_up(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """Two disconnects shorter than the threshold, with a reconnect between, raise nothing."""
     monitor = make_monitor(clock, port, store, sampler, alert_disconnect_s=300)
@@ -272,7 +272,7 @@ async def test_short_disconnects_do_not_add_up(
 
 
 async def test_reconnect_posts_recovery(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """When the gateway comes back after a disconnect alert, a recovery notice is posted."""
     monitor = make_monitor(clock, port, store, sampler, alert_disconnect_s=60)
@@ -288,7 +288,7 @@ async def test_reconnect_posts_recovery(
 
 
 async def test_open_breaker_alerts_until_closed(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """An open circuit breaker raises an alert that a half-open state keeps and closing clears."""
     breaker = SwitchableBreaker("discord.rename")
@@ -306,7 +306,7 @@ async def test_open_breaker_alerts_until_closed(
 
 
 async def test_failed_alert_post_is_retried_on_next_check(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """When Discord refuses the alert, it is logged and posted on the following check."""
     monitor = make_monitor(clock, port, store, sampler, alert_memory_mb=1)
@@ -322,7 +322,7 @@ async def test_failed_alert_post_is_retried_on_next_check(
 
 
 async def test_active_alerts_lists_current_problems(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """active_alerts() names each raised condition with its latest value."""
     sampler.metrics = sampler.metrics.model_copy(update={"rss_mb": 700.0, "disk_percent": 99.0})

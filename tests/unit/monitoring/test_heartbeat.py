@@ -15,7 +15,7 @@ from src.utils.async_utils import BreakerSnapshot, BreakerState
 from src.utils.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 
-from .fakes import HEARTBEAT_CHANNEL, FakePort, FakeSampler, FakeStats, MemoryStore, make_settings, settle
+from .fakes import HEARTBEAT_CHANNEL, FakeDiscord, FakeSampler, FakeStats, MemoryStore, make_settings, settle
 
 INTERVAL = 600.0
 GREEN, AMBER, RED = 0x2ECC71, 0xF1C40F, 0xE74C3C
@@ -49,7 +49,7 @@ class FlakyStats(FakeStats):
 
 def make_heartbeat(
     clock: ManualClock,
-    port: FakePort,
+    port: FakeDiscord,
     store: Any,
     stats: FakeStats,
     sampler: FakeSampler,
@@ -82,7 +82,7 @@ def read_state(root: Path) -> dict[str, Any]:
 
 
 async def test_first_status_is_posted_at_start_with_the_figures(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """Starting posts one status embed at once with uptime, memory, latency, today's events and version."""
     record(stats, EventKind.JOIN, 3)
@@ -109,7 +109,7 @@ async def test_first_status_is_posted_at_start_with_the_figures(
 
 
 async def test_counter_fields_show_name_last_change_and_error(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """Each counter's field shows its channel name, when it changed and its last error or pause."""
     stats.counters = [
@@ -141,7 +141,7 @@ async def test_counter_fields_show_name_last_change_and_error(
 
 
 async def test_next_interval_edits_the_same_message(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """In edit mode the second heartbeat edits the first message instead of posting another."""
     service = make_heartbeat(clock, port, store, stats, sampler)
@@ -164,7 +164,7 @@ async def test_next_interval_edits_the_same_message(
 
 
 async def test_restart_edits_the_message_it_persisted(
-    tmp_path: Path, clock: ManualClock, port: FakePort, stats: FakeStats, sampler: FakeSampler
+    tmp_path: Path, clock: ManualClock, port: FakeDiscord, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """A new service on the same data folder edits the status message the previous run posted."""
     await make_heartbeat(clock, port, AtomicJsonStore(tmp_path, clock=clock), stats, sampler).beat()
@@ -184,7 +184,7 @@ async def test_restart_edits_the_message_it_persisted(
 
 
 async def test_deleted_message_is_replaced_once_and_new_id_persisted(
-    tmp_path: Path, clock: ManualClock, port: FakePort, stats: FakeStats, sampler: FakeSampler
+    tmp_path: Path, clock: ManualClock, port: FakeDiscord, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """When the status message was deleted, exactly one new one is posted and its id saved."""
     service = make_heartbeat(clock, port, AtomicJsonStore(tmp_path, clock=clock), stats, sampler)
@@ -201,7 +201,7 @@ async def test_deleted_message_is_replaced_once_and_new_id_persisted(
 
 
 async def test_persisted_message_in_another_channel_is_not_reused(
-    tmp_path: Path, clock: ManualClock, port: FakePort, stats: FakeStats, sampler: FakeSampler
+    tmp_path: Path, clock: ManualClock, port: FakeDiscord, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """After HEARTBEAT_CHANNEL_ID changes, a new status message is posted in the new channel."""
     store = AtomicJsonStore(tmp_path, clock=clock)
@@ -215,7 +215,7 @@ async def test_persisted_message_in_another_channel_is_not_reused(
 
 
 async def test_post_mode_posts_new_and_deletes_previous(
-    tmp_path: Path, clock: ManualClock, port: FakePort, stats: FakeStats, sampler: FakeSampler
+    tmp_path: Path, clock: ManualClock, port: FakeDiscord, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """In post mode each heartbeat is a new message and the previous one is deleted."""
     service = make_heartbeat(
@@ -234,7 +234,7 @@ async def test_post_mode_posts_new_and_deletes_previous(
 
 
 async def test_failed_send_is_logged_and_retried_next_interval(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """A Discord failure is logged and the loop posts on the next interval."""
     port.fail_sends = 1
@@ -254,7 +254,7 @@ async def test_failed_send_is_logged_and_retried_next_interval(
 
 
 async def test_unexpected_error_does_not_stop_the_loop(
-    clock: ManualClock, port: FakePort, store: MemoryStore, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler
 ) -> None:
     """A bug while gathering figures is logged and the next interval still posts."""
     stats = FlakyStats()
@@ -271,7 +271,7 @@ async def test_unexpected_error_does_not_stop_the_loop(
 
 
 async def test_stop_ends_the_loop(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """After stop() no further heartbeats are sent."""
     service = make_heartbeat(clock, port, store, stats, sampler)
@@ -285,7 +285,7 @@ async def test_stop_ends_the_loop(
 
 
 async def test_each_beat_logs_the_metrics(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """One heartbeat.metrics line per beat carries the same figures as the embed."""
     record(stats, EventKind.BAN, 2)
@@ -305,7 +305,7 @@ async def test_each_beat_logs_the_metrics(
 
 
 async def test_latest_exposes_the_last_figures(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """latest() is None before the first beat and then returns the last snapshot."""
     service = make_heartbeat(clock, port, store, stats, sampler)
@@ -322,7 +322,7 @@ async def test_latest_exposes_the_last_figures(
 
 
 async def test_healthy_status_is_green(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """With nothing wrong the embed is green and says so."""
     await make_heartbeat(clock, port, store, stats, sampler).beat()
@@ -335,7 +335,7 @@ async def test_healthy_status_is_green(
 
 
 async def test_store_failures_turn_the_status_amber(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """A failing data store shows amber with its failure count and last error."""
     store.health.consecutive_failures = 2
@@ -350,7 +350,7 @@ async def test_store_failures_turn_the_status_amber(
 
 
 async def test_open_breaker_and_disconnect_turn_the_status_red(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """An open circuit breaker or a lost gateway shows red and lists what is wrong."""
     port.connected = False
@@ -371,7 +371,7 @@ async def test_open_breaker_and_disconnect_turn_the_status_red(
 
 
 async def test_embed_stays_within_discord_limits_with_long_errors(
-    clock: ManualClock, port: FakePort, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """Many open breakers and long errors still fit Discord's per-field and 6000-character limits."""
     long = "x" * 5_000

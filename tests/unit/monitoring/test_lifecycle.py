@@ -7,15 +7,15 @@ from structlog.testing import capture_logs
 from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.utils.clock import ManualClock
 
-from .fakes import HEARTBEAT_CHANNEL, TOKEN, FakePort, make_settings
+from .fakes import HEARTBEAT_CHANNEL, TOKEN, FakeDiscord, make_settings
 
 
-def embed_text(port: FakePort) -> list[str]:
+def embed_text(port: FakeDiscord) -> list[str]:
     """Every posted embed flattened to one string."""
     return [embed.model_dump_json() for embed in port.embeds()]
 
 
-async def test_start_notice_has_version_and_configuration(clock: ManualClock, port: FakePort) -> None:
+async def test_start_notice_has_version_and_configuration(clock: ManualClock, port: FakeDiscord) -> None:
     """The start-up notice names the version and summarises channels, intervals and time zone."""
     notifier = LifecycleNotifier(make_settings(timezone="Europe/Berlin"), clock, port)
 
@@ -32,7 +32,7 @@ async def test_start_notice_has_version_and_configuration(clock: ManualClock, po
     assert "DAILY_REPORT_TIME: 00:00:00" in config
 
 
-async def test_stop_notice_says_how_long_the_bot_ran(clock: ManualClock, port: FakePort) -> None:
+async def test_stop_notice_says_how_long_the_bot_ran(clock: ManualClock, port: FakeDiscord) -> None:
     """The shut-down notice gives the reason and the run time."""
     notifier = LifecycleNotifier(make_settings(), clock, port)
     await notifier.start()
@@ -46,7 +46,7 @@ async def test_stop_notice_says_how_long_the_bot_ran(clock: ManualClock, port: F
     assert stop.field("Ran for") == "3h 5m"
 
 
-async def test_token_never_appears_in_notices(clock: ManualClock, port: FakePort) -> None:
+async def test_token_never_appears_in_notices(clock: ManualClock, port: FakeDiscord) -> None:
     """Neither notice contains the bot token, even when a shutdown reason carries it."""
     notifier = LifecycleNotifier(make_settings(), clock, port)
 
@@ -58,7 +58,7 @@ async def test_token_never_appears_in_notices(clock: ManualClock, port: FakePort
     assert all("BOT_TOKEN" not in text for text in embed_text(port))
 
 
-async def test_no_notices_when_disabled(clock: ManualClock, port: FakePort) -> None:
+async def test_no_notices_when_disabled(clock: ManualClock, port: FakeDiscord) -> None:
     """With NOTIFY_LIFECYCLE=false nothing is posted."""
     notifier = LifecycleNotifier(make_settings(notify_lifecycle=False), clock, port)
 
@@ -68,7 +68,7 @@ async def test_no_notices_when_disabled(clock: ManualClock, port: FakePort) -> N
     assert port.calls == []
 
 
-async def test_failed_notice_is_logged_not_raised(clock: ManualClock, port: FakePort) -> None:
+async def test_failed_notice_is_logged_not_raised(clock: ManualClock, port: FakeDiscord) -> None:
     """A Discord failure while posting a notice is logged and start-up carries on."""
     port.fail_sends = 1
     notifier = LifecycleNotifier(make_settings(), clock, port)

@@ -13,7 +13,7 @@ from src.services.presence.service import PresenceService
 from src.types.models import CounterKind
 from src.utils.clock import ManualClock
 
-from .fakes import FakePort, FakeStats, make_settings
+from .fakes import FakeDiscord, FakeStats, make_settings
 
 INTERVAL = 300.0
 
@@ -34,8 +34,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def port(clock: ManualClock) -> FakePort:
-    return FakePort(clock)
+def port(clock: ManualClock) -> FakeDiscord:
+    return FakeDiscord(clock)
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def health() -> Health:
 
 
 def make_service(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health, **overrides: Any
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health, **overrides: Any
 ) -> PresenceService:
     """A presence service rotating every five minutes unless overridden."""
     settings = make_settings(**{"presence_update_interval": INTERVAL, **overrides})
@@ -65,7 +65,7 @@ async def settle() -> None:
 
 
 async def test_rotates_members_online_bans_with_separators(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """Each interval shows the next count, formatted with thousands separators, then starts over."""
     service = make_service(clock, port, stats, health)
@@ -80,7 +80,7 @@ async def test_rotates_members_online_bans_with_separators(
 
 
 async def test_unknown_count_is_skipped(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """A counter whose value is not known yet is left out of the rotation."""
     stats.counts[CounterKind.ONLINE] = None
@@ -94,7 +94,7 @@ async def test_unknown_count_is_skipped(
 
 
 async def test_identical_presence_is_not_resent(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """When the next text and status equal what is shown, no update is sent."""
     stats.counts = {CounterKind.MEMBERS: 500, CounterKind.ONLINE: None, CounterKind.BANS: None}
@@ -108,7 +108,7 @@ async def test_identical_presence_is_not_resent(
 
 
 async def test_never_more_than_five_updates_in_twenty_seconds(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """With a 0.1 s interval, any 20 s window holds at most 5 presence updates."""
     service = make_service(clock, port, stats, health, presence_update_interval=0.1)
@@ -123,7 +123,7 @@ async def test_never_more_than_five_updates_in_twenty_seconds(
 
 
 async def test_rate_limited_update_is_logged(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """An update held back by the limit is logged as presence.rate_limited."""
     service = make_service(clock, port, stats, health)
@@ -136,7 +136,7 @@ async def test_rate_limited_update_is_logged(
 
 
 async def test_dnd_while_store_cannot_write(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """The status is dnd while the store is unhealthy and online again once it recovers."""
     service = make_service(clock, port, stats, health)
@@ -150,7 +150,7 @@ async def test_dnd_while_store_cannot_write(
 
 
 async def test_status_change_alone_is_sent(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """With one known count, the store failing still changes the presence (same text, new status)."""
     stats.counts = {CounterKind.MEMBERS: 500, CounterKind.ONLINE: None, CounterKind.BANS: None}
@@ -167,7 +167,7 @@ async def test_status_change_alone_is_sent(
 
 
 async def test_shutting_down_shows_idle_restarting(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """shutting_down() sets idle "🔄 Restarting..." at once and stops the rotation."""
     service = make_service(clock, port, stats, health)
@@ -184,7 +184,7 @@ async def test_shutting_down_shows_idle_restarting(
 
 
 async def test_shutting_down_waits_for_the_rate_limit(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """When five updates were just sent, the restarting notice waits until the window has room."""
     service = make_service(clock, port, stats, health)
@@ -203,10 +203,10 @@ async def test_shutting_down_waits_for_the_rate_limit(
 
 
 async def test_failed_update_is_logged_and_retried(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """A failing presence update is logged; the loop keeps going and the next one is sent."""
-    port.fail_next = 1
+    port.fail_presence = 1
     service = make_service(clock, port, stats, health)
 
     with capture_logs() as logs:
@@ -221,7 +221,7 @@ async def test_failed_update_is_logged_and_retried(
 
 
 async def test_loop_survives_an_error_in_the_stats_view(
-    clock: ManualClock, port: FakePort, stats: FakeStats, health: Health
+    clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
     """An exception while reading the counts is logged and the next interval still updates."""
     service = make_service(clock, port, stats, health)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,116 +15,20 @@ from src.core.config import Settings
 from src.core.exceptions import (
     PermanentDiscordError,
     RateLimitedError,
-    StoreError,
     TransientDiscordError,
 )
 from src.services.stats.budget import BUDGET_FILE
 from src.services.stats.counters import CounterService
-from src.types.models import CounterKind, Embed
-from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+from src.types.models import CounterKind
+from src.types.ports import ChannelKind, GuildCounts
 from src.utils.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.fakes import FakeDiscord, MemoryStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GUILD = 42
 MEMBERS, ONLINE, BANS = 1001, 1002, 1003  # the channel ids tests/conftest.py configures
 Log = MutableMapping[str, Any]
-
-
-class FakePort:
-    """A DiscordPort that keeps channel names and records every rename as (clock seconds, channel, name)."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.channels: dict[int, ChannelInfo] = {
-            cid: ChannelInfo(cid, "counter", ChannelKind.VOICE, GUILD, can_rename=True, can_send=False)
-            for cid in (MEMBERS, ONLINE, BANS)
-        }
-        self.renames: list[tuple[float, int, str]] = []
-        self.rename_attempts: dict[int, int] = dict.fromkeys((MEMBERS, ONLINE, BANS), 0)
-        self.rename_errors: dict[int, list[Exception]] = {}
-        self.fetch_channel_errors: dict[int, list[Exception]] = {}
-        self.counts = GuildCounts(members=1234, online=567)
-        self.counts_errors: list[Exception] = []
-        self.gateway_members: int | None = 1234
-        self.bans = 89
-
-    def name(self, channel_id: int) -> str:
-        return self.channels[channel_id].name
-
-    def renames_of(self, channel_id: int) -> list[tuple[float, str]]:
-        return [(t, name) for t, cid, name in self.renames if cid == channel_id]
-
-    def gateway_member_count(self) -> int | None:
-        return self.gateway_members
-
-    def latency(self) -> float | None:
-        return 0.05
-
-    def is_connected(self) -> bool:
-        return True
-
-    async def fetch_counts(self) -> GuildCounts:
-        if self.counts_errors:
-            raise self.counts_errors.pop(0)
-        return self.counts
-
-    async def count_bans(self) -> int:
-        return self.bans
-
-    async def fetch_channel(self, channel_id: int) -> ChannelInfo:
-        errors = self.fetch_channel_errors.get(channel_id)
-        if errors:
-            raise errors.pop(0)
-        if channel_id not in self.channels:
-            raise PermanentDiscordError("404 Unknown Channel")
-        return self.channels[channel_id]
-
-    async def rename_channel(self, channel_id: int, name: str) -> None:
-        self.rename_attempts[channel_id] = self.rename_attempts.get(channel_id, 0) + 1
-        errors = self.rename_errors.get(channel_id)
-        if errors:
-            raise errors.pop(0)
-        self.channels[channel_id] = replace(self.channels[channel_id], name=name)
-        self.renames.append((self.clock.monotonic(), channel_id, name))
-
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
-        raise NotImplementedError
-
-    async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
-        raise NotImplementedError
-
-    async def delete_message(self, channel_id: int, message_id: int) -> None:
-        raise NotImplementedError
-
-    async def set_presence(self, status: str, text: str | None) -> None:
-        raise NotImplementedError
-
-
-class MemoryStore:
-    """An in-memory stand-in for AtomicJsonStore that round-trips through JSON like the real one."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, str] = {}
-
-    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
-        if name not in self.files:
-            return None
-        data = json.loads(self.files[name])
-        return validate(data) if validate else data
-
-    async def write(self, name: str, data: Any) -> None:
-        self.files[name] = json.dumps(data)
-
-    def document(self, name: str) -> Any:
-        return json.loads(self.files[name])
-
-
-class BrokenStore(MemoryStore):
-    """A store whose disk is full."""
-
-    async def write(self, name: str, data: Any) -> None:
-        raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
 
 
 @pytest.fixture
@@ -134,8 +37,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def port(clock: ManualClock) -> FakePort:
-    return FakePort(clock)
+def port(clock: ManualClock) -> FakeDiscord:
+    return FakeDiscord(clock, (MEMBERS, ONLINE, BANS))
 
 
 @pytest.fixture
@@ -160,7 +63,7 @@ async def services() -> AsyncIterator[list[CounterService]]:
 @pytest.fixture
 def make_service(
     settings: Settings,
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
     store: MemoryStore,
     services: list[CounterService],
@@ -194,7 +97,7 @@ def most_in_any_window(times: list[float], window: float = 600.0) -> int:
     return max((sum(1 for t in times if start <= t < start + window) for start in times), default=0)
 
 
-async def members_change(service: CounterService, port: FakePort, count: int) -> None:
+async def members_change(service: CounterService, port: FakeDiscord, count: int) -> None:
     """A member joins or leaves: the gateway count moves and the bot passes it on, as on_member_join does.
 
     The clock is then settled at the current time, as real time would not jump before the worker runs.
@@ -212,7 +115,7 @@ def events(logs: list[Log], name: str) -> list[Log]:
 
 
 async def test_default_names_use_thousands_separators(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """The three channels are named with the default templates and grouped digits."""
     port.gateway_members = 1234
@@ -225,7 +128,7 @@ async def test_default_names_use_thousands_separators(
 
 
 async def test_first_renames_happen_at_start_without_waiting(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """Each channel is renamed at t=0, as soon as its first value is known."""
     await started(make_service(), clock)
@@ -237,7 +140,7 @@ async def test_first_renames_happen_at_start_without_waiting(
 
 
 async def test_no_rename_when_channel_already_shows_the_name(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A channel that already shows the right name at start is not renamed."""
     port.channels[MEMBERS] = replace(port.channels[MEMBERS], name="👥 Members: 1,234")
@@ -247,7 +150,7 @@ async def test_no_rename_when_channel_already_shows_the_name(
 
 
 async def test_no_rename_when_value_returns_to_the_shown_name(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A value that changes and changes back before the next slot costs no rename."""
     service = await started(make_service(), clock)
@@ -263,7 +166,7 @@ async def test_no_rename_when_value_returns_to_the_shown_name(
 
 
 async def test_burst_of_changes_costs_at_most_two_renames_per_window_and_shows_newest(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """100 member changes within a minute give <= 2 renames in any 600 s and end on the newest value."""
     service = await started(make_service(), clock)
@@ -277,7 +180,7 @@ async def test_burst_of_changes_costs_at_most_two_renames_per_window_and_shows_n
 
 
 async def test_renames_are_spread_half_a_window_apart(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """After a rename the next one to that channel waits window/limit (300 s), not just for the budget."""
     service = await started(make_service(), clock)
@@ -288,7 +191,7 @@ async def test_renames_are_spread_half_a_window_apart(
 
 
 async def test_third_rename_waits_for_the_window_to_free_up(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """With renames at 0 s and 300 s the third waits until the first is 600 s (+1 s margin) old."""
     service = await started(make_service(), clock)
@@ -301,7 +204,7 @@ async def test_third_rename_waits_for_the_window_to_free_up(
 
 async def test_online_change_shows_within_one_slot_plus_update_interval(
     make_service: Callable[..., CounterService],
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
     settings: Settings,
 ) -> None:
@@ -320,7 +223,7 @@ async def test_online_change_shows_within_one_slot_plus_update_interval(
 
 
 async def test_rate_limit_delays_only_that_channel_and_retry_carries_newest_value(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A 429 on members holds members back by retry_after while bans still renames on time."""
     service = await started(make_service(), clock)
@@ -336,7 +239,7 @@ async def test_rate_limit_delays_only_that_channel_and_retry_carries_newest_valu
 
 
 async def test_rate_limit_is_logged_with_retry_after(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A 429 logs counter.rate_limited at warning level with the channel and retry_after."""
     service = await started(make_service(), clock)
@@ -352,7 +255,7 @@ async def test_rate_limit_is_logged_with_retry_after(
 
 
 async def test_values_are_accepted_while_a_channel_waits_out_a_429(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """While members waits out a 429, new values are accepted and reported at once."""
     service = await started(make_service(), clock)
@@ -369,7 +272,7 @@ async def test_values_are_accepted_while_a_channel_waits_out_a_429(
 
 
 async def test_text_channel_pauses_once_and_is_never_renamed(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A text channel logs one counter.paused with a fix and is never renamed, whatever the value does."""
     port.channels[MEMBERS] = replace(port.channels[MEMBERS], kind=ChannelKind.TEXT)
@@ -386,7 +289,7 @@ async def test_text_channel_pauses_once_and_is_never_renamed(
 
 
 async def test_missing_channel_pauses_with_fix_naming_the_setting(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A channel that does not exist pauses with a fix naming MEMBER_COUNT_CHANNEL_ID and is not renamed."""
     del port.channels[MEMBERS]
@@ -402,7 +305,7 @@ async def test_missing_channel_pauses_with_fix_naming_the_setting(
 
 
 async def test_missing_permission_pauses_with_permissions_fix(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A channel the bot may not rename pauses with a fix naming the permissions and is not renamed."""
     port.channels[ONLINE] = replace(port.channels[ONLINE], can_rename=False)
@@ -418,7 +321,7 @@ async def test_missing_permission_pauses_with_permissions_fix(
 
 
 async def test_rename_rejected_with_403_pauses_after_one_attempt(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A 403 on rename pauses the counter after that single attempt instead of retrying into more 403s."""
     port.rename_errors[BANS] = [PermanentDiscordError("403 Missing Permissions", fix="grant Manage Channels")]
@@ -434,7 +337,7 @@ async def test_rename_rejected_with_403_pauses_after_one_attempt(
 
 
 async def test_paused_counter_leaves_other_channels_working(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """One paused counter does not stop the others from being renamed."""
     port.channels[MEMBERS] = replace(port.channels[MEMBERS], kind=ChannelKind.TEXT)
@@ -444,7 +347,7 @@ async def test_paused_counter_leaves_other_channels_working(
 
 
 async def test_resume_paused_renames_once_the_channel_is_fixed(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """After the permission is granted, resume_paused re-checks and the counter shows the newest value."""
     port.channels[MEMBERS] = replace(port.channels[MEMBERS], can_rename=False)
@@ -460,7 +363,7 @@ async def test_resume_paused_renames_once_the_channel_is_fixed(
 
 
 async def test_resume_paused_reports_a_counter_still_broken(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """resume_paused leaves a still-broken counter paused, reports why, and does not log the pause again."""
     port.channels[MEMBERS] = replace(port.channels[MEMBERS], kind=ChannelKind.TEXT)
@@ -478,7 +381,7 @@ async def test_resume_paused_reports_a_counter_still_broken(
 async def test_transient_errors_back_off_capped_by_max_backoff(
     make_settings: Callable[..., Settings],
     make_service: Callable[..., CounterService],
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
 ) -> None:
     """Failed renames retry after 5, 10, 20, 20 s (capped) and then show the value."""
@@ -490,7 +393,7 @@ async def test_transient_errors_back_off_capped_by_max_backoff(
 
 
 async def test_transient_errors_on_one_channel_do_not_delay_another(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """While members keeps failing, online is renamed at t=0."""
     port.rename_errors[MEMBERS] = [TransientDiscordError("timeout")] * 10
@@ -500,7 +403,7 @@ async def test_transient_errors_on_one_channel_do_not_delay_another(
 
 
 async def test_transient_preflight_failure_is_retried_before_renaming(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A channel that could not be fetched at start is fetched again, then renamed."""
     port.fetch_channel_errors[MEMBERS] = [TransientDiscordError("502"), TransientDiscordError("502")]
@@ -513,7 +416,7 @@ async def test_transient_preflight_failure_is_retried_before_renaming(
 
 
 async def test_budget_state_file_is_written_after_each_rename(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock, store: MemoryStore
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """After the renames at start, the state file lists each channel's rename time."""
     await started(make_service(), clock)
@@ -524,7 +427,7 @@ async def test_budget_state_file_is_written_after_each_rename(
 
 
 async def test_restart_with_persisted_budget_keeps_two_per_window(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """Renames at 0 s and 300 s, a restart at 310 s: the restarted bot waits until 601 s."""
     first = await started(make_service(), clock)
@@ -544,7 +447,7 @@ async def test_restart_with_persisted_budget_keeps_two_per_window(
 
 
 async def test_restart_with_real_store_remembers_the_window(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock, tmp_path: Path
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock, tmp_path: Path
 ) -> None:
     """With the real JSON store, a restart 10 s after one rename allows one more, then waits 601 s."""
     first = await started(make_service(store=AtomicJsonStore(tmp_path, clock=clock)), clock)
@@ -560,10 +463,11 @@ async def test_restart_with_real_store_remembers_the_window(
 
 
 async def test_failed_state_write_is_logged_and_renaming_goes_on(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A store that cannot write logs counter.budget_save_failed; the channels are still renamed."""
-    store = BrokenStore()
+    store = MemoryStore()
+    store.fail_writes = True
     with capture_logs() as logs:
         await started(make_service(store=store), clock)
     assert port.name(MEMBERS) == "👥 Members: 1,234"
@@ -571,7 +475,7 @@ async def test_failed_state_write_is_logged_and_renaming_goes_on(
 
 
 async def test_unexpected_rename_error_is_retried(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A bug-like error from the port is logged with its traceback and the rename is tried again."""
     port.rename_errors[MEMBERS] = [RuntimeError("boom")]
@@ -588,7 +492,7 @@ async def test_unexpected_rename_error_is_retried(
 
 async def test_refresh_loop_updates_online_from_fetch_counts(
     make_service: Callable[..., CounterService],
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
     settings: Settings,
 ) -> None:
@@ -602,7 +506,7 @@ async def test_refresh_loop_updates_online_from_fetch_counts(
 
 async def test_refresh_loop_survives_errors(
     make_service: Callable[..., CounterService],
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
     settings: Settings,
 ) -> None:
@@ -617,7 +521,7 @@ async def test_refresh_loop_survives_errors(
 
 
 async def test_members_come_from_gateway_when_members_intent_is_on(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """With the members intent the exact gateway count wins over the approximate one."""
     port.gateway_members = 1240
@@ -629,7 +533,7 @@ async def test_members_come_from_gateway_when_members_intent_is_on(
 async def test_members_come_from_fetch_counts_without_members_intent(
     make_settings: Callable[..., Settings],
     make_service: Callable[..., CounterService],
-    port: FakePort,
+    port: FakeDiscord,
     clock: ManualClock,
 ) -> None:
     """Without the members intent the approximate REST count is shown."""
@@ -640,7 +544,7 @@ async def test_members_come_from_fetch_counts_without_members_intent(
 
 
 async def test_ban_baseline_from_count_bans_then_events(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """Bans start at count_bans() and follow +1/-1 events."""
     port.bans = 89
@@ -654,7 +558,7 @@ async def test_ban_baseline_from_count_bans_then_events(
 
 
 async def test_rebaseline_bans_replaces_the_followed_count(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """After a fresh gateway session the ban count is counted again from scratch."""
     service = await started(make_service(), clock)
@@ -677,7 +581,7 @@ async def test_ban_events_before_the_baseline_are_left_to_it(
 
 
 async def test_counter_states_show_shown_and_pending_names(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """A pending change shows the shown name, the pending name and when it will be renamed."""
     service = await started(make_service(), clock)
@@ -693,7 +597,7 @@ async def test_counter_states_show_shown_and_pending_names(
 
 
 async def test_pending_since_marks_first_unshown_change(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """pending_since is when the shown name first fell behind and clears once the name is shown."""
     service = await started(make_service(), clock)
@@ -708,7 +612,7 @@ async def test_pending_since_marks_first_unshown_change(
 
 
 async def test_refresh_now_returns_next_rename_times(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """refresh_now re-reads counts and says when each changed channel will be renamed."""
     service = await started(make_service(), clock)
@@ -723,7 +627,7 @@ async def test_refresh_now_returns_next_rename_times(
 
 
 async def test_stop_ends_renaming(
-    make_service: Callable[..., CounterService], port: FakePort, clock: ManualClock
+    make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
     """After stop no more renames are sent."""
     service = await started(make_service(), clock)

@@ -1,0 +1,192 @@
+"""Test doubles at the I/O seams: one Discord port and one in-memory store shared by every unit test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
+from src.types.models import ChannelStats, CounterKind, DailyStats, Embed
+from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+from src.utils.clock import ManualClock
+from src.utils.store import StoreHealth
+
+GUILD = 42
+
+
+@dataclass
+class Call:
+    """One message call the port received, with the clock time it arrived."""
+
+    method: str
+    at: datetime
+    channel_id: int | None = None
+    message_id: int | None = None
+    embed: Embed | None = None
+
+
+@dataclass(frozen=True)
+class PresenceCall:
+    """One presence update with the monotonic clock reading when it was sent."""
+
+    status: str
+    text: str | None
+    at: float
+
+
+class FakeDiscord:
+    """A DiscordPort that keeps channels, messages and presence in memory and records every call.
+
+    Tests steer failures through the `*_errors` lists and `fail_*` counters.
+    """
+
+    def __init__(self, clock: ManualClock, counter_channels: tuple[int, ...] = ()) -> None:
+        self.clock = clock
+        self.channels: dict[int, ChannelInfo] = {
+            cid: ChannelInfo(cid, "counter", ChannelKind.VOICE, GUILD, can_rename=True, can_send=False)
+            for cid in counter_channels
+        }
+        self.renames: list[tuple[float, int, str]] = []
+        self.rename_attempts: dict[int, int] = dict.fromkeys(counter_channels, 0)
+        self.rename_errors: dict[int, list[Exception]] = {}
+        self.fetch_channel_errors: dict[int, list[Exception]] = {}
+        self.counts = GuildCounts(members=1234, online=567)
+        self.counts_errors: list[Exception] = []
+        self.gateway_members: int | None = 1234
+        self.bans = 89
+        self.calls: list[Call] = []
+        self.messages: dict[int, tuple[int, Embed]] = {}
+        self.fail_sends = 0
+        self.updates: list[PresenceCall] = []
+        self.fail_presence = 0
+        self.connected = True
+        self.latency_s: float | None = 0.085
+        self._next_id = 1000
+
+    # --- gateway state ---------------------------------------------------------------------------------
+    def gateway_member_count(self) -> int | None:
+        return self.gateway_members
+
+    def latency(self) -> float | None:
+        return self.latency_s
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+    # --- counts and channels ---------------------------------------------------------------------------
+    async def fetch_counts(self) -> GuildCounts:
+        if self.counts_errors:
+            raise self.counts_errors.pop(0)
+        return self.counts
+
+    async def count_bans(self) -> int:
+        return self.bans
+
+    async def fetch_channel(self, channel_id: int) -> ChannelInfo:
+        errors = self.fetch_channel_errors.get(channel_id)
+        if errors:
+            raise errors.pop(0)
+        if channel_id not in self.channels:
+            raise PermanentDiscordError("404 Unknown Channel")
+        return self.channels[channel_id]
+
+    async def rename_channel(self, channel_id: int, name: str) -> None:
+        self.rename_attempts[channel_id] = self.rename_attempts.get(channel_id, 0) + 1
+        errors = self.rename_errors.get(channel_id)
+        if errors:
+            raise errors.pop(0)
+        self.channels[channel_id] = replace(self.channels[channel_id], name=name)
+        self.renames.append((self.clock.monotonic(), channel_id, name))
+
+    def name(self, channel_id: int) -> str:
+        """A channel's current name."""
+        return self.channels[channel_id].name
+
+    def renames_of(self, channel_id: int) -> list[tuple[float, str]]:
+        """(clock seconds, name) of each rename of one channel."""
+        return [(t, name) for t, cid, name in self.renames if cid == channel_id]
+
+    # --- messages --------------------------------------------------------------------------------------
+    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+        self.calls.append(Call("send", self.clock.now(), channel_id, None, embed))
+        if self.fail_sends:
+            self.fail_sends -= 1
+            raise TransientDiscordError("503 Service Unavailable")
+        self._next_id += 1
+        self.messages[self._next_id] = (channel_id, embed)
+        return self._next_id
+
+    async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
+        self.calls.append(Call("edit", self.clock.now(), channel_id, message_id, embed))
+        if message_id not in self.messages:
+            return False
+        self.messages[message_id] = (channel_id, embed)
+        return True
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        self.calls.append(Call("delete", self.clock.now(), channel_id, message_id))
+        self.messages.pop(message_id, None)
+
+    def of(self, method: str) -> list[Call]:
+        """The message calls of one kind ("send", "edit", "delete"), in order."""
+        return [call for call in self.calls if call.method == method]
+
+    def embeds(self) -> list[Embed]:
+        """Every embed sent or edited, in order."""
+        return [call.embed for call in self.calls if call.embed is not None]
+
+    # --- presence --------------------------------------------------------------------------------------
+    async def set_presence(self, status: str, text: str | None) -> None:
+        if self.fail_presence:
+            self.fail_presence -= 1
+            raise TransientDiscordError("gateway not connected")
+        self.updates.append(PresenceCall(status, text, self.clock.monotonic()))
+
+    def texts(self) -> list[str | None]:
+        """The presence texts sent, in order."""
+        return [update.text for update in self.updates]
+
+
+class MemoryStore:
+    """An in-memory AtomicJsonStore: round-trips JSON, has health, can be told the disk is full."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+        self.health = StoreHealth()
+        self.fail_writes = False
+
+    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
+        if name not in self.files:
+            return None
+        data = json.loads(self.files[name])
+        return validate(data) if validate else data
+
+    async def write(self, name: str, data: Any) -> None:
+        if self.fail_writes:
+            raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
+        self.files[name] = json.dumps(data)
+
+    def document(self, name: str) -> Any:
+        """The parsed content of a stored file."""
+        return json.loads(self.files[name])
+
+
+@dataclass
+class FakeStats:
+    """A StatsView whose figures the test sets."""
+
+    counts: dict[CounterKind, int | None] = field(default_factory=lambda: dict.fromkeys(CounterKind))
+    counters: list[ChannelStats] = field(default_factory=list)
+    day: DailyStats = field(default_factory=lambda: DailyStats(date=date(2026, 1, 1)))
+
+    def current_counts(self) -> Mapping[CounterKind, int | None]:
+        return self.counts
+
+    def counter_states(self) -> list[ChannelStats]:
+        return self.counters
+
+    def today(self) -> DailyStats:
+        return self.day
