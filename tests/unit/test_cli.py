@@ -70,7 +70,8 @@ def test_report_prints_a_stored_day(monkeypatch, capsys, tmp_path):
     events.mkdir(parents=True)
     (events / "2026-11-20.json").write_text(
         '{"schema_version": 1, "date": "2026-11-20", "member_count_start": 10, "member_count_end": 11,'
-        ' "events": [{"kind": "join", "member_id": "5", "username": "ann", "timestamp": "2026-11-20T10:00:00Z"}]}'
+        ' "events": [{"kind": "join", "member_id": "5", "username": "ann",'
+        ' "timestamp": "2026-11-20T10:00:00Z"}]}'
     )
     assert main(["report", "daily", "--date", "2026-11-20"]) == 0
     out = capsys.readouterr().out
