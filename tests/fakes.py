@@ -169,6 +169,9 @@ class MemoryStore:
             raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
         self.files[name] = json.dumps(data)
 
+    async def write_json_text(self, name: str, text: str) -> None:
+        await self.write(name, json.loads(text))
+
     def document(self, name: str) -> Any:
         """The parsed content of a stored file."""
         return json.loads(self.files[name])

@@ -121,11 +121,8 @@ class StatsBotApp:
             return
         log.info("app.starting", guild_id=guild.id, members=guild.member_count)
         await self.recorder.start()
+        # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
         await self.counters.start()
-        # Bans and online counts need REST round trips (bans may be many pages); the member counter
-        # must not wait for them, so they run beside the first rename.
-        self._spawn(self.counters.rebaseline_bans(), "rebaseline_bans")
-        self._spawn(self.counters.refresh_counts(), "refresh_counts")
         for service in (self.reports, self.alerts, self.heartbeat, self.presence):
             await service.start()
         if self.settings.notify_lifecycle:

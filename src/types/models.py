@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +32,11 @@ class MemberEvent(BaseModel):
     timestamp: datetime
     bot: bool = False
 
+    @cached_property
+    def json_text(self) -> str:
+        """This event as JSON, serialised once: a day's file is rewritten every second during a burst."""
+        return self.model_dump_json()
+
 
 class DailyStats(BaseModel):
     """Everything recorded for one calendar day in the configured time zone (one file per day)."""
@@ -44,6 +50,11 @@ class DailyStats(BaseModel):
     def count(self, kind: EventKind) -> int:
         """How many events of `kind` happened that day."""
         return sum(1 for event in self.events if event.kind is kind)
+
+    def to_json_text(self) -> str:
+        """The day as JSON text, reusing each event's cached serialisation."""
+        head = self.model_dump_json(exclude={"events"})
+        return f'{head[:-1]},"events":[{",".join(event.json_text for event in self.events)}]}}'
 
     @property
     def net_change(self) -> int:

@@ -105,7 +105,13 @@ class AtomicJsonStore:
         except (TypeError, ValueError, RecursionError) as exc:
             log.error("store.serialize_failed", file=name, error=str(exc))
             raise StoreError(f"could not serialise data for {name}: {exc}") from exc
+        await self._replace(name, path, payload)
 
+    async def write_json_text(self, name: str, text: str) -> None:
+        """Like `write`, for a caller that already holds the document as JSON text (it is not re-parsed)."""
+        await self._replace(name, self._path(name), text.encode("utf-8"))
+
+    async def _replace(self, name: str, path: Path, payload: bytes) -> None:
         sweep = name not in self._swept
         async with _lock_for(path):
             # The whole tmp-write/fsync/rotate/replace sequence is one thread hop: far cheaper than

@@ -440,3 +440,12 @@ def _raise_on(target: Path, real_replace: Any) -> Any:
         real_replace(src, dst)
 
     return replace
+
+
+async def test_write_json_text_is_atomic_with_backups(tmp_path):
+    """Pre-serialised JSON is written like any document, the previous version kept as a backup."""
+    store = AtomicJsonStore(tmp_path)
+    await store.write_json_text("events/day.json", '{"v":1}')
+    await store.write_json_text("events/day.json", '{"v":2}')
+    assert await store.read("events/day.json") == {"v": 2}
+    assert json.loads((tmp_path / "events" / "day.json.bak1").read_text()) == {"v": 1}

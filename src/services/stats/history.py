@@ -20,8 +20,8 @@ class DayStore(Protocol):
         """Return the parsed (and validated) document, or None when there is none."""
         ...
 
-    async def write(self, name: str, data: Any) -> None:
-        """Atomically replace the document called `name` with `data`."""
+    async def write_json_text(self, name: str, text: str) -> None:
+        """Atomically replace `name` with already-serialised JSON text."""
         ...
 
     async def delete(self, name: str) -> None:
@@ -59,7 +59,7 @@ class DailyHistory:
 
     async def save_day(self, stats: DailyStats) -> None:
         """Atomically replace the file of `stats.date`; raises StoreError when the write fails."""
-        await self._store.write(day_name(stats.date), stats.model_dump(mode="json"))
+        await self._store.write_json_text(day_name(stats.date), stats.to_json_text())
 
     async def days(self, start: date, end: date) -> list[DailyStats]:
         """Every day from `start` to `end` inclusive, an empty DailyStats for days without a file."""

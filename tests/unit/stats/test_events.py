@@ -37,13 +37,13 @@ class CountingStore:
     async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
         return await self.inner.read(name, validate=validate)
 
-    async def write(self, name: str, data: Any) -> None:
+    async def write_json_text(self, name: str, text: str) -> None:
         if self.failing:
             self.failed_writes += 1
             raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
         self.in_flight += 1
         try:
-            await self.inner.write(name, data)
+            await self.inner.write_json_text(name, text)
             self.writes += 1
         finally:
             self.in_flight -= 1
