@@ -1,0 +1,100 @@
+"""A DiscordPort decorator: every REST call goes through one circuit breaker; count fetches share a TTL cache.
+
+discord.py already retries a 5xx a few times inside each request, so during an outage every call the
+services make costs several requests. The breaker stops that: after a run of transient failures it fails
+calls at once for a cool-down, then lets one trial through. Rate limits and permanent errors (403, 404) do
+not count: they are the caller's to handle, not signs of an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from src.core.exceptions import CircuitOpenError, TransientDiscordError
+from src.types.models import Embed
+from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts
+from src.utils.async_utils import BreakerRegistry
+from src.utils.cache import TTLCache
+
+T = TypeVar("T")
+REST_BREAKER = "discord.rest"
+COUNTS_TTL = 2.0  # seconds: long enough to merge concurrent fetches, short enough that "now" stays now
+
+
+def _outage(exc: BaseException) -> bool:
+    return isinstance(exc, TransientDiscordError)
+
+
+class ResilientDiscord:
+    """Implements DiscordPort on top of another port, adding the breaker and the counts cache."""
+
+    def __init__(
+        self,
+        inner: DiscordPort,
+        breakers: BreakerRegistry,
+        clock: Clock,
+        *,
+        failure_threshold: int = 5,
+        reset_timeout: float = 60.0,
+    ) -> None:
+        self._inner = inner
+        self.breaker = breakers.get_or_create(
+            REST_BREAKER,
+            failure_threshold=failure_threshold,
+            reset_timeout=reset_timeout,
+            clock=clock,
+            counts_as_failure=_outage,
+        )
+        self._counts: TTLCache[str, GuildCounts] = TTLCache(1, COUNTS_TTL, timer=clock.monotonic)
+
+    async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await self.breaker.call(call)
+        except CircuitOpenError as exc:
+            # Callers already treat transient errors as "try again later"; an open circuit is one.
+            raise TransientDiscordError(str(exc)) from exc
+
+    def gateway_member_count(self) -> int | None:
+        """The gateway's member count (no REST call)."""
+        return self._inner.gateway_member_count()
+
+    def latency(self) -> float | None:
+        """Gateway latency (no REST call)."""
+        return self._inner.latency()
+
+    def is_connected(self) -> bool:
+        """Gateway state (no REST call)."""
+        return self._inner.is_connected()
+
+    async def fetch_counts(self) -> GuildCounts:
+        """Approximate counts; concurrent and back-to-back callers share one request."""
+        return await self._counts.get_or_compute("counts", lambda: self._guarded(self._inner.fetch_counts))
+
+    async def count_bans(self) -> int:
+        """Count every ban."""
+        return await self._guarded(self._inner.count_bans)
+
+    async def fetch_channel(self, channel_id: int) -> ChannelInfo:
+        """Fetch a channel with the bot's permissions in it."""
+        return await self._guarded(lambda: self._inner.fetch_channel(channel_id))
+
+    async def rename_channel(self, channel_id: int, name: str) -> None:
+        """Rename a channel."""
+        await self._guarded(lambda: self._inner.rename_channel(channel_id, name))
+
+    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+        """Post an embed."""
+        return await self._guarded(lambda: self._inner.send_message(channel_id, embed, content))
+
+    async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
+        """Edit a message in place."""
+        return await self._guarded(lambda: self._inner.edit_message(channel_id, message_id, embed))
+
+    async def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Delete a message."""
+        await self._guarded(lambda: self._inner.delete_message(channel_id, message_id))
+
+    async def set_presence(self, status: str, text: str | None) -> None:
+        """Presence goes over the gateway, not REST, so the REST breaker does not apply."""
+        await self._inner.set_presence(status, text)
