@@ -25,6 +25,7 @@ BAN_MATCH_WINDOW = timedelta(seconds=10)
 # finds the ban that swallowed its leave.
 _MATCH_MEMORY = timedelta(hours=1)
 RETENTION_CHECK_INTERVAL = 24 * 3600.0
+_MAX_EXPONENT = 30  # 2**30 flush intervals is decades: any real MAX_BACKOFF caps the wait long before
 
 EventKey = tuple[EventKind, str, datetime]
 
@@ -308,7 +309,10 @@ class EventRecorder:
                 next_at = started + self._flush_interval
             else:
                 self._failures += 1
-                backoff = min(self._flush_interval * 2**self._failures, self._max_backoff)
+                # The exponent is bounded: a day-long outage is over a thousand failures, and 2**1024
+                # no longer fits a float (OverflowError would end this loop and with it every write).
+                exponent = min(self._failures, _MAX_EXPONENT)
+                backoff = min(self._flush_interval * 2**exponent, self._max_backoff)
                 next_at = started + backoff
                 self._wake.set()  # retry even if no new event arrives
 

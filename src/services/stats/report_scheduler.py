@@ -28,6 +28,7 @@ STATE_SCHEMA_VERSION = 1
 CATCH_UP_DAYS = 7
 _MAX_SLEEP = 3600.0  # re-check the clock at least hourly, so a suspended host cannot oversleep a report
 _WAKE_MARGIN = 0.5  # wake just after the due instant, never a hair before it
+_MAX_EXPONENT = 30  # 2**30 retry delays is decades: MAX_BACKOFF caps the wait long before
 
 
 class ReportState(BaseModel):
@@ -218,6 +219,8 @@ class ReportScheduler:
             now = self._clock.now()
             delay = (self.next_due(now) - now).total_seconds()
             if failures:
-                backoff = min(self._retry_delay * 2 ** (failures - 1), self._settings.max_backoff)
+                # Bounded exponent: after 1,024 failures in a row 2**n no longer fits a float.
+                exponent = min(failures - 1, _MAX_EXPONENT)
+                backoff = min(self._retry_delay * 2**exponent, self._settings.max_backoff)
                 delay = min(delay, backoff)
             await self._clock.sleep(min(max(delay, 0.0), _MAX_SLEEP) + _WAKE_MARGIN)
