@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     """Every StatsBot setting, read from the environment, `config/.env` and `.env`."""
 
     model_config = SettingsConfigDict(
-        env_file=ENV_FILES, env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=ENV_FILES,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        allow_inf_nan=False,  # "inf" passes gt=0 and would overflow every timer built from it
     )
 
     # --- the original StatsBot's variables -------------------------------------------------------------
@@ -93,7 +97,11 @@ class Settings(BaseSettings):
         doc="When the daily report posts.",
     )
     weekly_report_day: int = _setting(
-        6, expect="a weekday name such as sunday or mon", doc="The day the weekly report posts (0 = Monday)."
+        6,
+        expect="a weekday name such as sunday or mon (or 0-6, Monday = 0)",
+        doc="The day the weekly report posts.",
+        ge=0,
+        le=6,
     )
     log_format: Literal["auto", "json", "console"] = _setting(
         "auto",
@@ -218,6 +226,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"renders {len(rendered)} characters; Discord allows at most 100")
         if "{count" not in value:
             raise ValueError("has no {count} placeholder")
+        return value
+
+    @field_validator("log_dir", "data_dir")
+    @classmethod
+    def _folder_or_absent(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is a file, not a folder")
         return value
 
     @field_validator("timezone")

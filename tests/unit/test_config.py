@@ -162,3 +162,24 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(key.upper(), str(value))
     monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
     assert load_settings(None).zone.key == "Europe/Berlin"
+
+
+def test_weekday_number_out_of_range_is_refused():
+    """WEEKLY_REPORT_DAY=9 is refused instead of silently meaning some other day."""
+    (problem,) = _problems(weekly_report_day="9")
+    assert problem.startswith("WEEKLY_REPORT_DAY='9' is invalid")
+
+
+def test_infinite_seconds_are_refused():
+    """'inf' passes 'greater than 0' but is no interval."""
+    (problem,) = _problems(channel_rename_window="inf")
+    assert problem.startswith("CHANNEL_RENAME_WINDOW='inf' is invalid")
+
+
+def test_log_dir_that_is_a_file_is_refused(tmp_path: Path):
+    """LOG_DIR must be a folder, not an existing file."""
+    existing = tmp_path / "statsbot.log"
+    existing.write_text("old log")
+    (problem,) = _problems(log_dir=str(existing))
+    assert problem.startswith("LOG_DIR=")
+    assert "is a file, not a folder" in problem
