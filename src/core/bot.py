@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import discord
 
@@ -63,6 +64,17 @@ class StatsBot(discord.Client):
         self._clock = clock
         self._closing: asyncio.Task[None] | None = None
         self.target_guild_id: int | None = settings.guild_id
+        self._guard_parsers()
+
+    def _guard_parsers(self) -> None:
+        """Drop a dispatch discord.py cannot parse instead of letting it end the gateway session.
+
+        discord.py's parsers raise on malformed payloads and the exception escapes `poll_event`, which
+        would stop the whole bot. The gateway looks parsers up in this dict, so wrapping it once suffices.
+        """
+        parsers = self._connection.parsers
+        for event, parse in list(parsers.items()):
+            parsers[event] = _guarded(event, parse)
 
     def is_target(self, guild: discord.Guild) -> bool:
         """Whether `guild` is the one StatsBot watches (GUILD_ID, or the guild owning the counter channel)."""
@@ -140,3 +152,15 @@ class StatsBot(discord.Client):
                 bot=user.bot,
             )
         )
+
+
+def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Wrap one parser so its failure is logged (event name and error, never the payload) and skipped."""
+
+    def guarded(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as exc:
+            log.error("bot.malformed_dispatch", gateway_event=event, error=f"{type(exc).__name__}: {exc}")
+
+    return guarded
