@@ -60,6 +60,15 @@ def cmd_config(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(_: argparse.Namespace) -> int:
+    """Check the token, channels, permissions and intents over REST and print what to fix."""
+    settings = _settings_or_exit()
+    _logging_for(settings)
+    from src.core.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings))
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run the Discord emulator alone."""
     from src.sandbox.cli import main as sandbox_main
@@ -107,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
         "run": (cmd_run, "run the bot (default)"),
         "config": (cmd_config, "print the effective settings, secrets masked"),
+        "doctor": (cmd_doctor, "check the token, channels, permissions and intents (exit 1 on problems)"),
         "sandbox": (cmd_sandbox, "run the embedded Discord emulator alone"),
         "demo": (cmd_demo, "watch the bot work against the sandbox"),
         "import-legacy": (cmd_import_legacy, "import the original StatsBot's member_stats.json"),

@@ -11,6 +11,7 @@ import discord
 import yarl
 
 from src.core.bot import StatsBot
+from src.core.commands import StatsCommands
 from src.core.config import Settings
 from src.core.discord_adapter import DiscordAdapter
 from src.services.monitoring.alerts import AlertMonitor
@@ -104,6 +105,7 @@ class StatsBotApp:
         self.presence = PresenceService(
             settings, self.clock, self.port, self.stats, lambda: self.store.health.ok
         )
+        self.commands = StatsCommands(self.client, self)
         self.started = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -127,6 +129,7 @@ class StatsBotApp:
             await service.start()
         if self.settings.notify_lifecycle:
             self._spawn(self.lifecycle.start(), "startup_notice")
+        self._spawn(self.commands.sync(guild.id), "commands_sync")
         self.started.set()
         log.info("app.started", guild_id=guild.id)
 

@@ -7,7 +7,16 @@ async with Sandbox(SandboxConfig(members=1000, bans=2500)) as sb:
 """
 
 from src.sandbox.config import SandboxConfig
+from src.sandbox.interactions import InteractionResult
 from src.sandbox.journal import GatewayRecord, Journal, RenameRecord, RequestRecord
 from src.sandbox.server import Sandbox
 
-__all__ = ["GatewayRecord", "Journal", "RenameRecord", "RequestRecord", "Sandbox", "SandboxConfig"]
+__all__ = [
+    "GatewayRecord",
+    "InteractionResult",
+    "Journal",
+    "RenameRecord",
+    "RequestRecord",
+    "Sandbox",
+    "SandboxConfig",
+]

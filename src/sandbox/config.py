@@ -21,6 +21,7 @@ class SandboxConfig:
     heartbeat_interval_ms: int = 41250
     chunk_member_cap: int = 10_000  # GUILD_MEMBERS_CHUNK answers list at most this many members
     resume_buffer: int = 2048  # dispatches kept per session for RESUME
+    interaction_timeout: float = 3.0  # seconds to acknowledge an interaction (not scaled, as on Discord)
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot work."""
@@ -34,6 +35,8 @@ class SandboxConfig:
             raise ValueError("token must not be empty")
         if self.heartbeat_interval_ms <= 0:
             raise ValueError("heartbeat_interval_ms must be positive")
+        if self.interaction_timeout <= 0:
+            raise ValueError("interaction_timeout must be positive")
 
 
 @dataclass

@@ -25,6 +25,8 @@ async def _errors(request: web.Request, handler: HandlerFn) -> web.StreamRespons
         return await handler(request)
     except KeyError as exc:
         return web.json_response({"error": f"not found: {exc}"}, status=404)
+    except PermissionError as exc:
+        return web.json_response({"error": str(exc)}, status=403)
     except (ValueError, TypeError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
 
@@ -180,6 +182,22 @@ async def delete_channel(request: web.Request) -> web.Response:
     return _ok()
 
 
+async def post_command(request: web.Request) -> web.Response:
+    """POST /commands/invoke {name, options?, user_id?, member_permissions?, channel?}: use a command."""
+    body = await _body(request)
+    permissions, user_id = body.get("member_permissions"), body.get("user_id")
+    result = await _sandbox(request).invoke_command(
+        str(_required(body, "name")),
+        dict(body.get("options") or {}),
+        user_id=None if user_id is None else int(user_id),
+        member_permissions=None if permissions is None else int(permissions),
+        channel=body.get("channel", "general"),
+    )
+    return web.json_response(
+        {"failed": result.failed, "callback_type": result.callback_type, "messages": result.messages}
+    )
+
+
 def build_control_app(sandbox: Sandbox) -> web.Application:
     """The control application bound to `sandbox`."""
     app = web.Application(middlewares=[_errors])
@@ -197,4 +215,5 @@ def build_control_app(sandbox: Sandbox) -> web.Application:
     app.router.add_delete("/faults", delete_faults)
     app.router.add_post("/channels/{id}/permissions", post_permissions)
     app.router.add_delete("/channels/{id}", delete_channel)
+    app.router.add_post("/commands/invoke", post_command)
     return app

@@ -46,6 +46,17 @@ class Rename429Record(NamedTuple):
     retry_after: float
 
 
+class InteractionResponseRecord(NamedTuple):
+    """One answer to an interaction: callback:4/5, edit_original, delete_original or followup, as shown."""
+
+    t: float
+    interaction_id: int
+    action: str
+    content: str
+    embeds: list[dict[str, Any]]
+    flags: int  # 64 = ephemeral, 128 = still "thinking"
+
+
 def _trim(entries: list[Any]) -> None:
     """Drop the oldest entries once the list exceeds its bound."""
     if len(entries) > MAX_ENTRIES:
@@ -62,6 +73,7 @@ class Journal:
         self.presences: list[dict[str, Any]] = []
         self.member_requests: list[dict[str, Any]] = []
         self.presence_limit_exceeded = 0
+        self.interaction_responses: list[InteractionResponseRecord] = []
         self._renames: dict[int, list[RenameRecord]] = {}
         self._rename_429s: dict[int, list[Rename429Record]] = {}
 
@@ -87,6 +99,11 @@ class Journal:
     def record_rename_429(self, channel_id: int, t: float, retry_after: float) -> None:
         """Append a rename of `channel_id` refused by the hidden limit."""
         self._rename_429s.setdefault(channel_id, []).append(Rename429Record(t, retry_after))
+
+    def record_interaction_response(self, record: InteractionResponseRecord) -> None:
+        """Append an answer to an interaction."""
+        self.interaction_responses.append(record)
+        _trim(self.interaction_responses)
 
     def requests_matching(self, pattern: str) -> list[RequestRecord]:
         """Return the requests whose "METHOD /path" matches the regex `pattern` (re.search)."""
@@ -120,4 +137,5 @@ class Journal:
             "presences": list(self.presences),
             "presence_limit_exceeded": self.presence_limit_exceeded,
             "member_requests": list(self.member_requests),
+            "interaction_responses": [r._asdict() for r in self.interaction_responses],
         }

@@ -22,6 +22,7 @@ from src.sandbox.restcore import RestCall, RestContext, RouteDef
 from src.sandbox.routes_channel import channel_routes
 from src.sandbox.routes_core import core_routes
 from src.sandbox.routes_guild import guild_routes
+from src.sandbox.routes_interactions import interaction_routes
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,12 @@ class RestApi:
     def __init__(self, ctx: RestContext, faults: FaultInjector) -> None:
         self._ctx = ctx
         self._faults = faults
-        self._routes: list[RouteDef] = [*core_routes(), *guild_routes(), *channel_routes()]
+        self._routes: list[RouteDef] = [
+            *core_routes(),
+            *guild_routes(),
+            *channel_routes(),
+            *interaction_routes(),
+        ]
         self._buckets = BucketRegistry(ctx.clock, ctx.config.time_scale)
         self._invalid = SlidingWindowLimiter(
             ctx.clock, limit=INVALID_LIMIT, window=INVALID_WINDOW, time_scale=ctx.config.time_scale

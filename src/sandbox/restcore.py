@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from src.sandbox.config import Endpoints, SandboxConfig
+from src.sandbox.interactions import InteractionRegistry
 from src.sandbox.journal import Journal
 from src.sandbox.ratelimit import BucketSpec, SlidingWindowLimiter
 from src.sandbox.responses import ApiError, Reply, field_error, invalid_form
@@ -39,6 +40,7 @@ class RestContext:
     events: EventSink
     endpoints: Endpoints
     renames: SlidingWindowLimiter
+    interactions: InteractionRegistry
 
 
 @dataclass

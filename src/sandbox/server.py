@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +15,7 @@ from src.sandbox.control import build_control_app
 from src.sandbox.faults import FaultInjector
 from src.sandbox.gateway import GatewayHub
 from src.sandbox.ids import SnowflakeFactory
+from src.sandbox.interactions import InteractionRecord, InteractionRegistry, InteractionResult
 from src.sandbox.journal import Journal
 from src.sandbox.ratelimit import SlidingWindowLimiter
 from src.sandbox.rest import API_PREFIX, RestApi
@@ -48,8 +50,16 @@ class Sandbox:
         renames = SlidingWindowLimiter(
             self._clock, limit=RENAME_LIMIT, window=RENAME_WINDOW, time_scale=self.config.time_scale
         )
+        self._interactions = InteractionRegistry(self.state, self._clock, self.config.interaction_timeout)
         ctx = RestContext(
-            self.config, self.state, self.journal, self._clock, self._hub, self._endpoints, renames
+            self.config,
+            self.state,
+            self.journal,
+            self._clock,
+            self._hub,
+            self._endpoints,
+            renames,
+            self._interactions,
         )
         self._rest = RestApi(ctx, self._faults)
         self._runners: list[web.AppRunner] = []
@@ -252,6 +262,56 @@ class Sandbox:
         channel = self.state.delete_channel(channel_id)
         self._hub.dispatch("CHANNEL_DELETE", payloads.channel_payload(self.state, channel))
         log.info("sandbox.channel_delete", channel_id=channel_id)
+
+    def create_interaction(
+        self,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        member_permissions: int | None = None,
+        channel: str | int = "general",
+    ) -> InteractionRecord:
+        """Dispatch INTERACTION_CREATE for a registered command ("stats day" for a subcommand); don't wait.
+
+        The member defaults to the guild owner (every permission). ValueError for a command, subcommand or
+        option Discord would not offer; PermissionError when `default_member_permissions` hides it.
+        """
+        channel_id = self.state.channel_ids[channel] if isinstance(channel, str) else channel
+        record = self._interactions.create(
+            name,
+            options or {},
+            user_id=user_id,
+            member_permissions=member_permissions,
+            channel=self.state.channel(channel_id),
+        )
+        self._hub.dispatch("INTERACTION_CREATE", record.payload)
+        log.info("sandbox.interaction", command=name, interaction_id=record.id, channel_id=channel_id)
+        return record
+
+    async def invoke_command(
+        self,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        member_permissions: int | None = None,
+        channel: str | int = "general",
+        timeout: float = 10.0,
+    ) -> InteractionResult:
+        """Use a command as a member would and return what they were shown (`failed` after 3 s unanswered)."""
+        record = self.create_interaction(
+            name, options, user_id=user_id, member_permissions=member_permissions, channel=channel
+        )
+        await self._hub.flush()
+        return await self._interactions.wait(record, timeout)
+
+    def interaction(self, interaction_id: int) -> InteractionResult:
+        """What the member who started `interaction_id` sees now (KeyError if unknown)."""
+        record = self._interactions.by_id(interaction_id)
+        if record is None:
+            raise KeyError(interaction_id)
+        return record.result()
 
     async def flush(self) -> None:
         """Wait until queued gateway frames are written (after sync control calls)."""

@@ -1,0 +1,363 @@
+"""Slash commands: `/stats now|day|week`, `/health`, `/counters refresh`, registered on the watched guild.
+
+Discord cannot have both a group and a plain command called `stats`, so `stats` is a group. Every answer is
+deferred first (Discord allows 3 s for the first reply), then the original message is edited with the embed.
+Health answers are ephemeral. Every failure ends in a short ephemeral message and a `command.failed` log
+line, never in "This interaction failed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+import discord
+from discord import app_commands
+from pydantic import BaseModel
+
+from src.core.config import Settings
+from src.core.discord_adapter import to_discord_embed
+from src.core.exceptions import DiscordPortError, StatsBotError, StoreError
+from src.services.monitoring.health_report import build_health_embed
+from src.services.monitoring.heartbeat import HeartbeatService
+from src.services.stats.budget import JsonStore
+from src.services.stats.counters import CounterService
+from src.services.stats.history import DailyHistory
+from src.services.stats.queries import (
+    WEEK,
+    QueryError,
+    build_day_embed,
+    build_now_embed,
+    build_refresh_embed,
+    build_week_embed,
+    no_data_text,
+    parse_day,
+)
+from src.types.models import SCHEMA_VERSION, CounterKind, Embed
+from src.types.ports import Clock, StatsView
+from src.utils.async_utils import BreakerRegistry
+from src.utils.logging import get_logger
+
+log = get_logger(__name__, service="commands")
+
+Interaction = discord.Interaction[discord.Client]
+Reply = Embed | str
+STATE_FILE = "state/commands.json"
+EPHEMERAL = "statsbot.ephemeral"  # interaction.extras key: whether the deferred answer is ephemeral
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+SCOPE_FIX = (
+    "re-invite the bot with the applications.commands scope (Developer Portal > OAuth2 > URL Generator, "
+    "scopes bot and applications.commands)"
+)
+
+
+class CommandServices(Protocol):
+    """What the commands read and drive; `src.core.app.StatsBotApp` provides all of it."""
+
+    @property
+    def settings(self) -> Settings:
+        """The settings (time zone, retention, rename budget)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Where "now" and "today" come from."""
+        ...
+
+    @property
+    def store(self) -> JsonStore:
+        """Where the registered definitions' hash is kept."""
+        ...
+
+    @property
+    def stats(self) -> StatsView:
+        """Live counts and today's events."""
+        ...
+
+    @property
+    def history(self) -> DailyHistory:
+        """Stored days."""
+        ...
+
+    @property
+    def counters(self) -> CounterService:
+        """The counter channels, for refresh and their fixes."""
+        ...
+
+    @property
+    def heartbeat(self) -> HeartbeatService:
+        """Fresh heartbeat figures for /health."""
+        ...
+
+    @property
+    def breakers(self) -> BreakerRegistry:
+        """Every circuit breaker, closed ones included."""
+        ...
+
+
+class RegisteredCommands(BaseModel):
+    """`state/commands.json`: which definitions were last registered, and where."""
+
+    schema_version: int = SCHEMA_VERSION
+    application_id: int
+    guild_id: int
+    definitions_sha256: str
+
+
+def definitions_hash(payload: list[dict[str, Any]]) -> str:
+    """A stable digest of the command definitions exactly as they would be uploaded."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def register_if_changed(
+    store: JsonStore,
+    *,
+    application_id: int,
+    guild_id: int,
+    payload: list[dict[str, Any]],
+    upload: Callable[[], Awaitable[object]],
+    registered_names: Callable[[], Awaitable[set[str]]],
+) -> bool:
+    """Upload the definitions unless these very ones were registered here and Discord still has them.
+
+    The stored hash says whether the definitions changed; one GET confirms the commands were not removed
+    meanwhile (Discord drops a guild's commands when the bot is kicked and invited again).
+    """
+    wanted = RegisteredCommands(
+        application_id=application_id, guild_id=guild_id, definitions_sha256=definitions_hash(payload)
+    )
+    try:
+        stored = await store.read(STATE_FILE, validate=RegisteredCommands.model_validate)
+    except StoreError as exc:
+        log.warning("commands.state_unreadable", error=str(exc))
+        stored = None
+    if stored == wanted and await registered_names() == {str(c["name"]) for c in payload}:
+        log.info("commands.unchanged", guild_id=guild_id, commands=len(payload))
+        return False
+    await upload()
+    log.info("commands.registered", guild_id=guild_id, commands=len(payload))
+    try:
+        await store.write(STATE_FILE, wanted.model_dump())
+    except StoreError as exc:  # the next start registers once more, which is harmless
+        log.warning("commands.state_save_failed", error=str(exc))
+    return True
+
+
+def user_message(error: BaseException) -> str:
+    """The short text a member sees when a command fails."""
+    if isinstance(error, QueryError):
+        return str(error)
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return "This command is out of date; the bot re-registers its commands when it restarts."
+    if isinstance(error, DiscordPortError):
+        return "Discord did not answer the bot just now; please try again in a minute."
+    if isinstance(error, StoreError):
+        return "The stored statistics could not be read; the bot's log says why."
+    return "Something went wrong on the bot's side; the error was logged."
+
+
+async def send_error(interaction: Interaction, message: str) -> None:
+    """Tell the member privately, whatever state the answer is in; never raises."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(message, ephemeral=True)
+        elif interaction.extras.get(EPHEMERAL, True):
+            await interaction.edit_original_response(content=message, embed=None)
+        else:
+            # A public "thinking" message must not turn into a public error.
+            await interaction.delete_original_response()
+            await interaction.followup.send(message, ephemeral=True)
+    except Exception as exc:
+        log.error("command.reply_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _command_name(interaction: Interaction) -> str:
+    """The full name the member typed, e.g. "stats day"."""
+    command = interaction.command
+    if command is not None:
+        return command.qualified_name
+    data: dict[str, Any] = dict(interaction.data or {})
+    return str(data.get("name", "?"))
+
+
+class StatsCommandTree(app_commands.CommandTree[discord.Client]):
+    """A command tree whose errors become a short private message and one structured log line."""
+
+    async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError, /) -> None:
+        """Log the failure and answer the member instead of leaving "This interaction failed"."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        name = _command_name(interaction)
+        if isinstance(cause, QueryError):
+            log.info("command.rejected", command=name, reason=str(cause))
+        else:
+            log.error(
+                "command.failed",
+                command=name,
+                error=f"{type(cause).__name__}: {cause}",
+                user_id=interaction.user.id if interaction.user else None,
+                # Outages and stale definitions are explained by the error line; bugs need the traceback.
+                exc_info=None if isinstance(cause, StatsBotError | app_commands.AppCommandError) else cause,
+            )
+        await send_error(interaction, user_message(cause))
+
+
+class StatsCommands:
+    """Builds the command tree on the client, registers it on the guild, and answers each command."""
+
+    def __init__(self, client: discord.Client, services: CommandServices) -> None:
+        self._client = client
+        self._services = services
+        self.tree = StatsCommandTree(client)
+        self.registered: bool | None = None  # the last sync's outcome: uploaded, unchanged, or not yet run
+        self._add_commands()
+
+    async def sync(self, guild_id: int) -> bool:
+        """Register the commands on `guild_id` unless Discord has these very definitions; never raises."""
+        self.registered = await self._sync(guild_id)
+        return self.registered
+
+    async def _sync(self, guild_id: int) -> bool:
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        application_id = self._client.application_id
+        if application_id is None:
+            log.error("commands.sync_failed", error="application id unknown (not logged in)")
+            return False
+        try:
+            return await register_if_changed(
+                self._services.store,
+                application_id=application_id,
+                guild_id=guild_id,
+                payload=payload,
+                upload=lambda: self.tree.sync(guild=guild),
+                registered_names=lambda: self._registered_names(guild),
+            )
+        except discord.Forbidden as exc:
+            log.error("commands.sync_failed", error=f"403 {exc.text}", fix=SCOPE_FIX)
+        except Exception as exc:
+            log.error("commands.sync_failed", error=f"{type(exc).__name__}: {exc}")
+        return False
+
+    async def _registered_names(self, guild: discord.Object) -> set[str]:
+        """The names of the commands Discord has for the guild now."""
+        return {command.name for command in await self.tree.fetch_commands(guild=guild)}
+
+    def _add_commands(self) -> None:
+        """Declare the commands; each callback only hands over to a method below."""
+        stats = app_commands.Group(name="stats", description="Server statistics")
+
+        @stats.command(
+            name="now", description="Members, online and bans now, today so far, and the last 7 days"
+        )
+        async def stats_now(interaction: Interaction) -> None:
+            await self._answer(interaction, self._stats_now, ephemeral=False)
+
+        @stats.command(name="day", description="The statistics of one stored day")
+        @app_commands.rename(text="date")
+        @app_commands.describe(text="The day as YYYY-MM-DD, e.g. 2026-01-31")
+        async def stats_day(interaction: Interaction, text: str) -> None:
+            day = parse_day(text, self._today())  # a bad date is refused before anything is shown
+            await self._answer(interaction, lambda: self._stats_day(day), ephemeral=False)
+
+        @stats.command(name="week", description="The last 7 days, today included")
+        async def stats_week(interaction: Interaction) -> None:
+            await self._answer(interaction, self._stats_week, ephemeral=False)
+
+        @app_commands.command(
+            name="health", description="The bot's health: heartbeat, counters, breakers, errors"
+        )
+        @app_commands.default_permissions(manage_guild=True)
+        async def health(interaction: Interaction) -> None:
+            await self._answer(interaction, self._health, ephemeral=True)
+
+        counters = app_commands.Group(
+            name="counters", description="The channel-name counters", default_permissions=MANAGE_SERVER
+        )
+
+        @counters.command(
+            name="refresh", description="Re-read the counts now and show when each channel renames"
+        )
+        async def counters_refresh(interaction: Interaction) -> None:
+            await self._answer(interaction, self._refresh, ephemeral=True)
+
+        self.tree.add_command(stats)
+        self.tree.add_command(health)
+        self.tree.add_command(counters)
+
+    async def _answer(
+        self, interaction: Interaction, build: Callable[[], Awaitable[Reply]], *, ephemeral: bool
+    ) -> None:
+        """Defer at once, build the answer, and put it in the original message; errors go to on_error."""
+        started = time.perf_counter()
+        interaction.extras[EPHEMERAL] = ephemeral
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        reply = await build()
+        if isinstance(reply, Embed):
+            await interaction.edit_original_response(embed=to_discord_embed(reply))
+        else:
+            await interaction.edit_original_response(content=reply)
+        log.info(
+            "command.answered",
+            command=_command_name(interaction),
+            user_id=interaction.user.id,
+            ephemeral=ephemeral,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    # --- answers -------------------------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        """Today in the configured time zone."""
+        return self._services.clock.now().astimezone(self._services.settings.zone).date()
+
+    async def _stats_now(self) -> Reply:
+        today = self._today()
+        s = self._services
+        last_days = await s.history.days(today - timedelta(days=WEEK - 1), today - timedelta(days=1))
+        return build_now_embed(s.stats.current_counts(), s.stats.today(), last_days, s.clock.now())
+
+    async def _stats_day(self, day: date) -> Reply:
+        today = self._today()
+        if day == today:
+            return build_day_embed(self._services.stats.today(), today)
+        stored = await self._services.history.load_day(day)
+        if stored is None:
+            return no_data_text(day, today, self._services.settings.retention_days)
+        return build_day_embed(stored, today)
+
+    async def _stats_week(self) -> Reply:
+        today = self._today()
+        history = self._services.history
+        days = [*await history.days(today - timedelta(days=WEEK - 1), today - timedelta(days=1))]
+        days.append(self._services.stats.today())
+        previous = await history.days(today - timedelta(days=2 * WEEK - 1), today - timedelta(days=WEEK))
+        return build_week_embed(days, previous)
+
+    async def _health(self) -> Reply:
+        snapshot = await self._services.heartbeat.snapshot()
+        breakers = [breaker.snapshot() for breaker in self._services.breakers]
+        return build_health_embed(snapshot, breakers, self._fixes())
+
+    async def _refresh(self) -> Reply:
+        counters = self._services.counters
+        await counters.resume_paused()  # a permission fixed since start-up takes effect now
+        next_at = await counters.refresh_now()
+        s = self._services.settings
+        return build_refresh_embed(
+            counters.counter_states(),
+            next_at,
+            self._fixes(),
+            now=self._services.clock.now(),
+            limit=s.channel_rename_limit,
+            window_s=s.channel_rename_window,
+        )
+
+    def _fixes(self) -> dict[CounterKind, str | None]:
+        """What to do about each paused counter."""
+        return {kind: channel.paused_fix for kind, channel in self._services.counters.channels.items()}
