@@ -7,6 +7,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
+import aiohttp
 import discord
 import yarl
 
@@ -14,6 +15,7 @@ from src.core.bot import StatsBot
 from src.core.commands import StatsCommands
 from src.core.config import Settings
 from src.core.discord_adapter import DiscordAdapter
+from src.core.resilient_port import ResilientDiscord
 from src.services.monitoring.alerts import AlertMonitor
 from src.services.monitoring.heartbeat import HeartbeatService
 from src.services.monitoring.lifecycle import LifecycleNotifier
@@ -41,6 +43,10 @@ INTENT_FIX = (
     "the Server Members intent is not enabled for this application: turn it on at "
     "https://discord.com/developers/applications > your app > Bot > Privileged Gateway Intents > "
     "Server Members Intent, or set MEMBERS_INTENT=false (join/leave lists then stay empty)"
+)
+CONNECT_FIX = (
+    "check the network and DNS, or DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL if set; a service manager "
+    "restarting on failure will retry"
 )
 TOKEN_FIX = (
     "Discord rejected BOT_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and update it"
@@ -70,7 +76,9 @@ class StatsBotApp:
         self.store = AtomicJsonStore(settings.data_dir, clock=self.clock)
         self.breakers = BreakerRegistry(clock=self.clock)
         self.client = StatsBot(settings, self, self.clock)
-        self.port = DiscordAdapter(self.client, settings.guild_id or 0)
+        self.discord = DiscordAdapter(self.client, settings.guild_id or 0)
+        # Services see Discord only through the breaker, so an outage is not multiplied by their loops.
+        self.port = ResilientDiscord(self.discord, self.breakers, self.clock)
         self.history = DailyHistory(self.store)
         # Disk retries stay short whatever MAX_BACKOFF says: writes must resume soon after a disk recovers.
         self.recorder = EventRecorder(
@@ -113,8 +121,8 @@ class StatsBotApp:
     # --- events from the client (BotEvents) --------------------------------------------------------------
     async def guild_ready(self, guild: discord.Guild) -> None:
         """Start services on the first session; re-baseline counts after every later fresh session."""
-        self.port.guild_id = guild.id
-        self.port.set_connected(True)
+        self.discord.guild_id = guild.id
+        self.discord.set_connected(True)
         if guild.member_count is not None:
             self.counters.set_member_count(guild.member_count)
             self.recorder.observe_member_count(guild.member_count)
@@ -147,7 +155,7 @@ class StatsBotApp:
 
     def connection_changed(self, connected: bool) -> None:
         """Track the gateway for the disconnect alert and the heartbeat."""
-        self.port.set_connected(connected)
+        self.discord.set_connected(connected)
 
     async def shutdown(self) -> None:
         """Stop in order, each step bounded, and always flush recorded events last."""
@@ -230,6 +238,10 @@ async def run_client(app: StatsBotApp) -> int:
             log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
             return EXIT_LOGIN
         raise
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        # Once logged in discord.py reconnects by itself; this is Discord unreachable at login.
+        log.error("bot.connect_failed", error=f"{type(exc).__name__}: {exc}", fix=CONNECT_FIX)
+        return EXIT_LOGIN
     finally:
         await app.shutdown()
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""A DiscordPort decorator: every REST call goes through one circuit breaker; count fetches share a TTL cache.
+"""A DiscordPort decorator: every REST call goes through one circuit breaker.
 
 discord.py already retries a 5xx a few times inside each request, so during an outage every call the
 services make costs several requests. The breaker stops that: after a run of transient failures it fails
@@ -15,11 +15,9 @@ from src.core.exceptions import CircuitOpenError, TransientDiscordError
 from src.types.models import Embed
 from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts
 from src.utils.async_utils import BreakerRegistry
-from src.utils.cache import TTLCache
 
 T = TypeVar("T")
 REST_BREAKER = "discord.rest"
-COUNTS_TTL = 2.0  # seconds: long enough to merge concurrent fetches, short enough that "now" stays now
 
 
 def _outage(exc: BaseException) -> bool:
@@ -27,7 +25,7 @@ def _outage(exc: BaseException) -> bool:
 
 
 class ResilientDiscord:
-    """Implements DiscordPort on top of another port, adding the breaker and the counts cache."""
+    """Implements DiscordPort on top of another port, adding the breaker."""
 
     def __init__(
         self,
@@ -46,7 +44,6 @@ class ResilientDiscord:
             clock=clock,
             counts_as_failure=_outage,
         )
-        self._counts: TTLCache[str, GuildCounts] = TTLCache(1, COUNTS_TTL, timer=clock.monotonic)
 
     async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -68,8 +65,8 @@ class ResilientDiscord:
         return self._inner.is_connected()
 
     async def fetch_counts(self) -> GuildCounts:
-        """Approximate counts; concurrent and back-to-back callers share one request."""
-        return await self._counts.get_or_compute("counts", lambda: self._guarded(self._inner.fetch_counts))
+        """Approximate counts (never cached: `/counters refresh` promises a fresh read)."""
+        return await self._guarded(self._inner.fetch_counts)
 
     async def count_bans(self) -> int:
         """Count every ban."""

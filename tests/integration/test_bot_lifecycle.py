@@ -125,3 +125,14 @@ def _env_for(settings) -> dict[str, str]:
             values[name.upper()] = value.strftime("%H:%M:%S") if hasattr(value, "strftime") else str(value)
     values["WEEKLY_REPORT_DAY"] = str(settings.weekly_report_day)
     return values
+
+
+async def test_unreachable_discord_exits_1_with_a_clear_line(sandbox, tmp_path):
+    """Nothing listening at the REST URL: exit 1 with connect_failed and a fix, no traceback."""
+    settings = sandbox_settings(sandbox, tmp_path, **FAST, discord_api_base_url="http://127.0.0.1:9/api/v10")
+    run = BotRun(settings)
+    with capture_logs() as logs:
+        code = await asyncio.wait_for(run.task, 15)
+    assert code == 1
+    (failure,) = [e for e in logs if e["event"] == "bot.connect_failed"]
+    assert "DISCORD_API_BASE_URL" in failure["fix"]

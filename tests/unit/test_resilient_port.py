@@ -1,14 +1,11 @@
-"""The resilient port: an outage opens the breaker so Discord is not hammered; counts are shared briefly."""
+"""The resilient port: an outage opens the breaker so Discord is not hammered."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
-from src.core.resilient_port import COUNTS_TTL, ResilientDiscord
-from src.types.ports import GuildCounts
+from src.core.resilient_port import ResilientDiscord
 from src.utils.async_utils import BreakerRegistry, BreakerState
 from src.utils.clock import ManualClock
 from tests.fakes import FakeDiscord
@@ -61,23 +58,3 @@ async def test_permissions_and_rate_limits_do_not_open_it(port, inner, error):
         with pytest.raises(type(error)):
             await port.rename_channel(CHANNEL, "x")
     assert port.breaker.state is BreakerState.CLOSED
-
-
-async def test_concurrent_count_fetches_share_one_request(port, inner, clock):
-    """Two callers at once get one fetch; after the TTL a new fetch happens."""
-    calls = 0
-    real = inner.fetch_counts
-
-    async def counting() -> GuildCounts:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0)
-        return await real()
-
-    inner.fetch_counts = counting  # type: ignore[method-assign]
-    first, second = await asyncio.gather(port.fetch_counts(), port.fetch_counts())
-    assert first == second == GuildCounts(members=1234, online=567)
-    assert calls == 1
-    await clock.advance(COUNTS_TTL + 0.1)
-    await port.fetch_counts()
-    assert calls == 2

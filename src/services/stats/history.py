@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, Protocol
 
 from src.types.models import DailyStats
+from src.utils.cache import CacheStats, TTLCache
 from src.utils.logging import get_logger
 
 FOLDER = "events"
+CACHE_DAYS = 64  # a few weeks of reports and /stats calls
+CACHE_TTL = 300.0
 
 
 class DayStore(Protocol):
@@ -41,12 +45,26 @@ def day_name(d: date) -> str:
 class DailyHistory:
     """Reads and writes the per-day event files through the atomic JSON store."""
 
-    def __init__(self, store: DayStore) -> None:
+    def __init__(
+        self, store: DayStore, *, cache_ttl: float = CACHE_TTL, timer: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
+        # Past days are read again and again (/stats week, weekly reports) but change only when this object
+        # writes them, which invalidates the entry; the ttl bounds staleness from another process's import.
+        self._cache: TTLCache[date, DailyStats | None] = TTLCache(CACHE_DAYS, cache_ttl, timer=timer)
         self._log = get_logger(__name__, service="stats")
 
+    @property
+    def cache_stats(self) -> CacheStats:
+        """Hits, misses and expiries of the day cache."""
+        return self._cache.stats
+
     async def load_day(self, d: date) -> DailyStats | None:
-        """The stored day `d`, or None when there is none (an invalid file is quarantined by the store)."""
+        """The stored day `d`, or None when there is none (shared: callers must not mutate it)."""
+        return await self._cache.get_or_compute(d, lambda: self._read_day(d))
+
+    async def _read_day(self, d: date) -> DailyStats | None:
+        """Read day `d` from the store (an invalid file is quarantined there)."""
 
         def validate(raw: Any) -> DailyStats:
             stats = DailyStats.model_validate(raw)
@@ -59,6 +77,7 @@ class DailyHistory:
 
     async def save_day(self, stats: DailyStats) -> None:
         """Atomically replace the file of `stats.date`; raises StoreError when the write fails."""
+        self._cache.invalidate(stats.date)  # before the write: a failed write must not leave a stale entry
         await self._store.write_json_text(day_name(stats.date), stats.to_json_text())
 
     async def days(self, start: date, end: date) -> list[DailyStats]:
@@ -86,6 +105,7 @@ class DailyHistory:
         cutoff = today - timedelta(days=retention_days)
         deleted = [d for d in await self.stored_dates() if d < cutoff]
         for d in deleted:
+            self._cache.invalidate(d)
             await self._store.delete(day_name(d))
         if deleted:
             self._log.info(

@@ -99,3 +99,38 @@ async def test_prune_deletes_only_days_older_than_retention(history: DailyHistor
 
     assert deleted == [date(2025, 10, 16)]
     assert sorted(p.name for p in (root / "events").glob("*.json")) == ["2025-10-17.json", "2026-11-20.json"]
+
+
+async def test_repeated_reads_of_a_day_are_served_from_the_cache(tmp_path):
+    """Reading the same stored day twice reads the disk once."""
+    store = AtomicJsonStore(tmp_path)
+    history = DailyHistory(store)
+    await history.save_day(DailyStats(date=date(2026, 3, 1), member_count_start=5))
+    first = await history.load_day(date(2026, 3, 1))
+    (tmp_path / "events" / "2026-03-01.json").unlink()  # a second disk read would now find nothing
+    assert await history.load_day(date(2026, 3, 1)) == first
+    assert history.cache_stats.hits == 1
+
+
+async def test_saving_a_day_replaces_the_cached_copy(tmp_path):
+    """A day written after it was read is read back new, not from a stale cache entry."""
+    history = DailyHistory(AtomicJsonStore(tmp_path))
+    await history.save_day(DailyStats(date=date(2026, 3, 1), member_count_start=5))
+    await history.load_day(date(2026, 3, 1))
+    await history.save_day(DailyStats(date=date(2026, 3, 1), member_count_start=9))
+    loaded = await history.load_day(date(2026, 3, 1))
+    assert loaded is not None
+    assert loaded.member_count_start == 9
+
+
+async def test_cached_days_expire(tmp_path):
+    """After the ttl the file is read again, so another process's import shows up."""
+    now = [0.0]
+    store = AtomicJsonStore(tmp_path)
+    history = DailyHistory(store, cache_ttl=10, timer=lambda: now[0])
+    assert await history.load_day(date(2026, 3, 1)) is None
+    await DailyHistory(store).save_day(DailyStats(date=date(2026, 3, 1), member_count_start=3))
+    now[0] = 11.0
+    loaded = await history.load_day(date(2026, 3, 1))
+    assert loaded is not None
+    assert loaded.member_count_start == 3
