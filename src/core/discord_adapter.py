@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, cast
 
 import aiohttp
@@ -12,6 +13,8 @@ import discord
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.types.models import Embed
 from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+from src.utils.async_utils import retry_async
+from src.utils.logging import timed_call
 
 BAN_PAGE = 1000  # Discord's largest ban page
 
@@ -99,16 +102,28 @@ class DiscordAdapter:
             online=int(data.get("approximate_presence_count") or 0),
         )
 
+    @timed_call("discord.count_bans")
     async def count_bans(self) -> int:
         """Count every ban by paging raw JSON, without building a User object per ban."""
         total, after = 0, None
         while True:
-            async with translate_errors("count bans"):
-                page = await self._client.http.get_bans(self.guild_id, BAN_PAGE, after=after)
+            # A failed page is retried on its own: restarting a 20-page count from page one would waste
+            # the pages already read and the route's rate-limit budget.
+            page = await retry_async(
+                partial(self._ban_page, after),
+                attempts=3,
+                base=1.0,
+                cap=10.0,
+                operation="ban page",
+            )
             total += len(page)
             if len(page) < BAN_PAGE:
                 return total
             after = max(int(entry["user"]["id"]) for entry in page)
+
+    async def _ban_page(self, after: int | None) -> list[Any]:
+        async with translate_errors("count bans"):
+            return list(await self._client.http.get_bans(self.guild_id, BAN_PAGE, after=after))
 
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:
         """Fetch a channel and the bot's permissions in it."""

@@ -50,7 +50,3 @@ class RateLimitedError(DiscordPortError):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(f"rate limited; retry after {retry_after:.1f}s")
-
-
-class LoginFailure(StatsBotError):
-    """The bot could not log in (wrong token, privileged intent not enabled)."""

@@ -209,16 +209,22 @@ class GatewayHub:
         """Accept the configured token, with or without the "Bot " prefix."""
         return isinstance(token, str) and token.removeprefix("Bot ") == self._config.token
 
-    def _identify(self, conn: Connection, data: Any) -> None:
-        """Validate IDENTIFY, create a session and send READY then GUILD_CREATE."""
+    def _authenticates(self, conn: Connection, data: Any) -> bool:
+        """The checks IDENTIFY and RESUME share; on failure the connection is closed as Discord would."""
         if conn.session is not None:
             conn.close(4005, "Already authenticated.")
-            return
+            return False
         if not isinstance(data, dict):
             conn.close(4002, "Error while decoding payload.")
-            return
+            return False
         if not self._token_ok(data.get("token")):
             conn.close(4004, "Authentication failed.")
+            return False
+        return True
+
+    def _identify(self, conn: Connection, data: Any) -> None:
+        """Validate IDENTIFY, create a session and send READY then GUILD_CREATE."""
+        if not self._authenticates(conn, data):
             return
         intents = data.get("intents")
         if not isinstance(intents, int) or not 0 <= intents <= ALL_INTENTS:
@@ -288,14 +294,7 @@ class GatewayHub:
 
     def _resume(self, conn: Connection, data: Any) -> None:
         """Re-attach a session and replay what it missed, then RESUMED; op 9 d=false if impossible."""
-        if conn.session is not None:
-            conn.close(4005, "Already authenticated.")
-            return
-        if not isinstance(data, dict):
-            conn.close(4002, "Error while decoding payload.")
-            return
-        if not self._token_ok(data.get("token")):
-            conn.close(4004, "Authentication failed.")
+        if not self._authenticates(conn, data):
             return
         session = self._sessions.get(str(data.get("session_id")))
         seq = data.get("seq") or 0

@@ -120,3 +120,14 @@ async def test_daily_report_posts_once_across_a_restart_at_midnight(sandbox, sta
     assert fields["Leaves"] == "1"
     assert fields["Net change"] == "+2"
     assert str(joined[1]) in fields["New members"]
+
+
+async def test_a_failed_ban_page_is_retried_alone(tmp_path):
+    """A 503 on one ban page costs one extra request, not a recount from page one; the count is right."""
+    async with Sandbox(SandboxConfig(members=50, bans=2_500, time_scale=TIME_SCALE)) as sb:
+        sb.inject_fault(r"GET /guilds/\d+/bans", status=503, count=1)
+        run = await BotRun(sandbox_settings(sb, tmp_path / "data", **FAST)).started()
+        await wait_until(lambda: sb.channel_name(sb.channel_ids["bans"]) == "🔨 Bans: 2,500", timeout=10)
+        assert await run.stop() == 0
+        pages = sb.journal.requests_matching(r"GET /guilds/\d+/bans")
+        assert [p.status for p in pages] == [503, 200, 200, 200]
