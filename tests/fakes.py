@@ -12,7 +12,7 @@ from src.core.exceptions import PermanentDiscordError, StoreError, TransientDisc
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed
 from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
 from src.utils.clock import ManualClock
-from src.utils.store import StoreHealth
+from src.types.models import StoreHealth
 
 GUILD = 42
 
@@ -171,6 +171,15 @@ class MemoryStore:
 
     async def write_json_text(self, name: str, text: str) -> None:
         await self.write(name, json.loads(text))
+
+    async def delete(self, name: str) -> None:
+        self.files.pop(name, None)
+
+    async def names(self, folder: str, suffix: str = ".json") -> list[str]:
+        prefix = folder.rstrip("/") + "/"
+        return sorted(
+            n for n in self.files if n.startswith(prefix) and "/" not in n[len(prefix) :] and n.endswith(suffix)
+        )
 
     def document(self, name: str) -> Any:
         """The parsed content of a stored file."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -80,7 +81,9 @@ class ChannelStats(BaseModel):
     pending_name: str | None = None
     last_renamed: datetime | None = None
     next_rename_at: datetime | None = None
+    pending_since: datetime | None = None  # since when the shown name has lagged behind the value
     paused_reason: str | None = None
+    paused_fix: str | None = None  # what the operator should do to resume a paused counter
     last_error: str | None = None
 
 
@@ -131,3 +134,67 @@ class Embed(BaseModel):
         if self.footer:
             lines += ["", self.footer]
         return "\n".join(lines)
+
+
+@dataclass
+class StoreHealth:
+    """How the store's writes have been going, for the health report."""
+
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the most recent write, restore or delete succeeded (or none has failed yet)."""
+        return self.consecutive_failures == 0
+
+
+class BreakerState(StrEnum):
+    """Where a circuit breaker stands."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """A point-in-time view of a circuit breaker for health reports."""
+
+    name: str
+    state: BreakerState
+    consecutive_failures: int
+    opened_at: datetime | None
+    last_error: str | None
+    retry_in: float
+
+
+class AlertKind(StrEnum):
+    """The conditions StatsBot alerts on."""
+
+    MEMORY = "memory"
+    DISK = "disk"
+    COUNTER_STALE = "counter_stale"
+    STORE = "store"
+    DISCONNECT = "disconnect"
+    BREAKER = "breaker"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An active alert: what is wrong, the latest value, the threshold and since when."""
+
+    kind: AlertKind
+    subject: str | None
+    title: str
+    value: str
+    threshold: str
+    since: datetime
+    posted: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity of the alert: its kind plus the counter or breaker it is about."""
+        return f"{self.kind.value}:{self.subject}" if self.subject else self.kind.value

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from src.types.models import ChannelStats, CounterKind, DailyStats, Embed
+from src.types.models import (
+    Alert,
+    BreakerSnapshot,
+    ChannelStats,
+    CounterKind,
+    DailyStats,
+    Embed,
+    StoreHealth,
+    SystemMetrics,
+)
 
 
 class Clock(Protocol):
@@ -118,4 +127,61 @@ class StatsView(Protocol):
 
     def today(self) -> DailyStats:
         """Today's recorded events so far, in the configured time zone."""
+        ...
+
+
+class JsonStore(Protocol):
+    """Where every service keeps its documents: `src.utils.store.AtomicJsonStore` in production.
+
+    Names are relative paths such as `state/reports.json`; every write replaces the whole document
+    atomically, and a failure raises `src.core.exceptions.StoreError`.
+    """
+
+    @property
+    def health(self) -> StoreHealth:
+        """How the store's writes have been going."""
+        ...
+
+    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
+        """Return the parsed (and validated) document called `name`, or None when there is none."""
+        ...
+
+    async def write(self, name: str, data: Any) -> None:
+        """Atomically replace the document called `name` with `data`."""
+        ...
+
+    async def write_json_text(self, name: str, text: str) -> None:
+        """Atomically replace `name` with already-serialised JSON text."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the document called `name`; a missing one is fine."""
+        ...
+
+    async def names(self, folder: str, suffix: str = ".json") -> list[str]:
+        """Return the names of the documents directly inside `folder`, sorted."""
+        ...
+
+
+class MetricsSource(Protocol):
+    """Reads the process and host figures (`MetricsSampler` in production)."""
+
+    async def sample(self, latency: float | None) -> SystemMetrics:
+        """Return one reading; `latency` is the gateway latency in seconds, if known."""
+        ...
+
+
+class BreakerSource(Protocol):
+    """Reports a circuit breaker's state (`CircuitBreaker` in production)."""
+
+    def snapshot(self) -> BreakerSnapshot:
+        """Return the breaker's current health fields."""
+        ...
+
+
+class AlertSource(Protocol):
+    """The alerts currently raised (`AlertMonitor` in production)."""
+
+    def active_alerts(self) -> list[Alert]:
+        """Return the alerts that are active now."""
         ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import errno
 import json
 import os
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import structlog
 
 from src.core.exceptions import StoreError
+from src.types.models import StoreHealth
 from src.types.ports import Clock
 from src.utils.clock import SystemClock
 
@@ -39,21 +39,6 @@ _NOT_CORRUPTION = (PermissionError, IsADirectoryError, NotADirectoryError)
 # Keyed by absolute path rather than per instance, so two stores opened on the same root in one process
 # still never interleave writes to one file; weak values let idle locks disappear.
 _LOCKS: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-
-@dataclass
-class StoreHealth:
-    """How the store's writes have been going, for the health report."""
-
-    last_success: datetime | None = None
-    last_failure: datetime | None = None
-    consecutive_failures: int = 0
-    last_error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the most recent write, restore or delete succeeded (or none has failed yet)."""
-        return self.consecutive_failures == 0
 
 
 @dataclass(frozen=True)
@@ -141,7 +126,7 @@ class AtomicJsonStore:
             done = await _finish_in_thread(partial(_delete_all, path))
         self._settle("delete", name, done)
 
-    async def list(self, folder: str, suffix: str = ".json") -> builtins.list[str]:
+    async def names(self, folder: str, suffix: str = ".json") -> list[str]:
         """Names (relative to root, sorted) of the current documents directly inside `folder`."""
         parts = _split_name(folder, allow_empty=True)
         prefix = "/".join(parts)
@@ -334,7 +319,7 @@ def _fsync_dir(folder: Path) -> None:
 
 def _make_folders(folder: Path) -> None:
     """Create `folder` and its parents, syncing each parent so the new entries survive a power cut."""
-    missing: builtins.list[Path] = []
+    missing: list[Path] = []
     probe = folder
     while not probe.exists():
         missing.append(probe)
@@ -454,7 +439,7 @@ def _accept(loaded: _Loaded, validate: Callable[[Any], Any] | None) -> tuple[boo
         return False, None, f"failed validation: {exc}"
 
 
-def _backups_of(path: Path) -> builtins.list[Path]:
+def _backups_of(path: Path) -> list[Path]:
     """Existing backups of `path`, newest first."""
     prefix = f"{path.name}.bak"
     try:
@@ -515,10 +500,10 @@ def _delete_all(path: Path) -> None:
         _fsync_dir(path.parent)
 
 
-def _list_documents(folder: Path, suffix: str) -> builtins.list[str]:
+def _list_documents(folder: Path, suffix: str) -> list[str]:
     """Sorted names of regular files in `folder` ending in `suffix`, minus temp/backup/quarantine files."""
     try:
-        entries = builtins.list(os.scandir(folder))
+        entries = list(os.scandir(folder))
     except FileNotFoundError:
         return []
     return sorted(

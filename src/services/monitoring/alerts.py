@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from src.core.config import Settings
-from src.services.monitoring.formatting import clip, human_duration
+from src.utils.text import clip, human_duration
 from src.services.monitoring.loop import PeriodicTask
 from src.services.monitoring.protocols import BreakerSource, HealthStore, MetricsSource, PendingSource
 from src.types.models import CounterKind, Embed, EmbedField, SystemMetrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from src.services.monitoring.formatting import ago, clip, human_duration
+from src.utils.text import ago, clip, human_duration
 from src.services.monitoring.heartbeat import HEALTH_COLOR, HEALTH_LINE, HeartbeatSnapshot
 from src.types.models import ChannelStats, CounterKind, Embed, EmbedField
 from src.utils.async_utils import BreakerSnapshot

@@ -14,7 +14,7 @@ from src import __version__
 from src.core.config import Settings
 from src.core.exceptions import StoreError
 from src.services.monitoring.alerts import Alert, AlertMonitor
-from src.services.monitoring.formatting import ago, clip, human_duration
+from src.utils.text import ago, clip, human_duration
 from src.services.monitoring.loop import PeriodicTask
 from src.services.monitoring.protocols import BreakerSource, HealthStore, MetricsSource
 from src.types.models import SCHEMA_VERSION, ChannelStats, Embed, EmbedField, EventKind, SystemMetrics

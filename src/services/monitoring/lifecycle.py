@@ -6,7 +6,7 @@ from datetime import datetime
 
 from src import __version__
 from src.core.config import Settings
-from src.services.monitoring.formatting import clip, human_duration
+from src.utils.text import clip, human_duration
 from src.types.models import Embed, EmbedField
 from src.types.ports import Clock, DiscordPort
 from src.utils.logging import get_logger

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from src.services.monitoring.formatting import clip, human_duration
+from src.utils.text import clip, human_duration
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, EmbedField, EventKind
 
