@@ -11,7 +11,7 @@ from typing import Any
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed
 from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.types.models import StoreHealth
 
 GUILD = 42

@@ -26,7 +26,7 @@ from src.utils.async_utils import (
     is_transient_error,
     retry_async,
 )
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 # --------------------------------------------------------------------------- helpers
 

@@ -22,7 +22,7 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import Embed, EventKind, MemberEvent
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 from tests.fakes import MemoryStore
 

@@ -7,7 +7,7 @@ import pytest
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.core.resilient_port import ResilientDiscord
 from src.utils.async_utils import BreakerRegistry, BreakerState
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from tests.fakes import FakeDiscord
 
 CHANNEL = 7

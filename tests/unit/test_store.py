@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 import src.utils.store as store_module
 from src.core.exceptions import StoreError
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 
 DAY = "events/2026-11-21.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 from .fakes import FakeDiscord, FakeSampler, FakeStats, MemoryStore, PendingClock
 

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from src.services.monitoring.alerts import AlertKind, AlertMonitor
 from src.types.models import CounterKind
 from src.utils.async_utils import BreakerSnapshot, BreakerState
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 from .fakes import (
     ALERT_CHANNEL,

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from src.services.monitoring.heartbeat import HeartbeatService
 from src.types.models import ChannelStats, CounterKind, DailyStats, EventKind, MemberEvent
 from src.utils.async_utils import BreakerSnapshot, BreakerState
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 
 from .fakes import HEARTBEAT_CHANNEL, FakeDiscord, FakeSampler, FakeStats, MemoryStore, make_settings, settle

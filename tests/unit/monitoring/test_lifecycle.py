@@ -5,7 +5,7 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from src.services.monitoring.lifecycle import LifecycleNotifier
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 from .fakes import HEARTBEAT_CHANNEL, TOKEN, FakeDiscord, make_settings
 

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from src.services.monitoring.metrics import MetricsSampler, existing_parent
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 
 async def test_sample_returns_plausible_figures(tmp_path: Path) -> None:

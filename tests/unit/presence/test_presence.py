@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from src.services.presence.limiter import SlidingWindowLimiter
 from src.services.presence.service import PresenceService
 from src.types.models import CounterKind
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 from .fakes import FakeDiscord, FakeStats, make_settings
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from src.sandbox import Sandbox, SandboxConfig
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 

@@ -10,7 +10,7 @@ import pytest
 from src.sandbox import Sandbox
 from src.sandbox.interactions import EPHEMERAL, LOADING, InteractionRecord
 from src.sandbox.state import EVERYONE_PERMISSIONS
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from tests.unit.sandbox.conftest import GatewayClient, RestClient
 
 COMMANDS: list[dict[str, Any]] = [

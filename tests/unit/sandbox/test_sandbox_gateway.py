@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from src.sandbox import Sandbox, SandboxConfig
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from tests.unit.sandbox.conftest import ZLIB_SUFFIX, GatewayClient
 
 GUILDS, MEMBERS, MODERATION, PRESENCES = 1 << 0, 1 << 1, 1 << 2, 1 << 8

@@ -10,7 +10,7 @@ from src.sandbox.config import SandboxConfig
 from src.sandbox.ids import SEEDED_MEMBERS_START, SnowflakeFactory
 from src.sandbox.idsets import SparseIdSet
 from src.sandbox.state import GuildState
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 
 def seeded(count: int) -> SparseIdSet[None]:

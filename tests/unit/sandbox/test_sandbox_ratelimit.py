@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from src.sandbox.ratelimit import BucketRegistry, BucketSpec, SlidingWindowLimiter
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 
 SPEC = BucketSpec("PATCH /channels/{channel_id}", 10, 10.0)
 

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from src.sandbox import Sandbox, SandboxConfig, rest
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from tests.unit.sandbox.conftest import RestClient
 
 

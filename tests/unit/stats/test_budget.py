@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from src.services.stats.budget import BUDGET_FILE, RenameBudget
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

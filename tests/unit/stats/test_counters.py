@@ -21,7 +21,7 @@ from src.services.stats.budget import BUDGET_FILE
 from src.services.stats.counters import CounterService
 from src.types.models import CounterKind
 from src.types.ports import ChannelKind, GuildCounts
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 from tests.fakes import FakeDiscord, MemoryStore
 

@@ -18,7 +18,7 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import DailyStats, Embed, EventKind, MemberEvent
-from src.utils.clock import ManualClock
+from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
 
 STATS_CHANNEL = 1005  # the test settings' STATS_CHANNEL_ID
