@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
-import yarl
 
-from src.core.bot import StatsBot
+from src.core.bot import StatsBot, WatchedGuild
+from src.core.command_answers import CommandAnswers
 from src.core.commands import StatsCommands
 from src.core.config import Settings
 from src.core.discord_adapter import DiscordAdapter
+from src.core.gateway_events import GatewayEvents
 from src.core.resilient_port import ResilientDiscord
+from src.core.session import CONNECT_FIX, INTENT_FIX, TOKEN_FIX, discord_endpoints
 from src.services.monitoring.alerts import AlertMonitor
 from src.services.monitoring.heartbeat import HeartbeatService
 from src.services.monitoring.lifecycle import LifecycleNotifier
@@ -26,9 +27,8 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.services.stats.view import StatsSnapshotView
-from src.types.models import EventKind, MemberEvent
 from src.types.ports import Clock
-from src.utils.async_utils import BreakerRegistry
+from src.utils.breaker import BreakerRegistry
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
 from src.utils.store import AtomicJsonStore
@@ -39,44 +39,19 @@ SHUTDOWN_BUDGET = 8.0  # seconds for services to stop; SIGTERM must exit within 
 STEP_TIMEOUT = 3.0
 DISK_RETRY_CAP = 60.0  # no single stop step may eat the whole budget
 EXIT_OK, EXIT_LOGIN = 0, 1
-INTENT_FIX = (
-    "the Server Members intent is not enabled for this application: turn it on at "
-    "https://discord.com/developers/applications > your app > Bot > Privileged Gateway Intents > "
-    "Server Members Intent, or set MEMBERS_INTENT=false (join/leave lists then stay empty)"
-)
-CONNECT_FIX = (
-    "check the network and DNS, or DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL if set; a service manager "
-    "restarting on failure will retry"
-)
-TOKEN_FIX = (
-    "Discord rejected BOT_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and update it"
-)
-
-
-@contextmanager
-def discord_endpoints(settings: Settings) -> Iterator[None]:
-    """Point discord.py's REST and gateway at the configured URLs; both are class-level, so restore them."""
-    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    if settings.discord_api_base_url:
-        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-    try:
-        yield
-    finally:
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
 class StatsBotApp:
-    """Wires the services to the client; the client calls back through `src.core.bot.BotEvents`."""
+    """Builds the store, the client and every service, hands each only what it uses, and owns the order."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.store = AtomicJsonStore(settings.data_dir, clock=self.clock)
         self.breakers = BreakerRegistry(clock=self.clock)
-        self.client = StatsBot(settings, self, self.clock)
-        self.discord = DiscordAdapter(self.client, settings.guild_id or 0)
+        guild = WatchedGuild(settings.guild_id, settings.member_count_channel_id)
+        self.client = StatsBot(settings, self.clock, guild)
+        self.discord = DiscordAdapter(self.client, guild)
         # Services see Discord only through the breaker, so an outage is not multiplied by their loops.
         self.port = ResilientDiscord(self.discord, self.breakers, self.clock)
         self.history = DailyHistory(self.store)
@@ -94,8 +69,8 @@ class StatsBotApp:
             self.clock,
             self.port,
             self.store,
+            self.stats,
             MetricsSampler(settings.data_dir, self.clock),
-            pending=self.counters,
             breakers=self.breakers,
             check_interval=min(30.0, settings.heartbeat_interval),
         )
@@ -113,23 +88,32 @@ class StatsBotApp:
         self.presence = PresenceService(
             settings, self.clock, self.port, self.stats, lambda: self.store.health.ok
         )
-        self.commands = StatsCommands(self.client, self)
+        answers = CommandAnswers(
+            settings,
+            self.clock,
+            stats=self.stats,
+            history=self.history,
+            counters=self.counters,
+            heartbeat=self.heartbeat,
+            breakers=self.breakers,
+        )
+        self.commands = StatsCommands(self.client, answers, self.store)
+        self.client.attach(
+            GatewayEvents(
+                recorder=self.recorder,
+                counters=self.counters,
+                connection=self.discord.set_connected,
+                start=self._start_services,
+                shutdown=self.shutdown,
+            )
+        )
         self.started = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
 
-    # --- events from the client (BotEvents) --------------------------------------------------------------
-    async def guild_ready(self, guild: discord.Guild) -> None:
-        """Start services on the first session; re-baseline counts after every later fresh session."""
-        self.discord.guild_id = guild.id
-        self.discord.set_connected(True)
-        if guild.member_count is not None:
-            self.counters.set_member_count(guild.member_count)
-            self.recorder.observe_member_count(guild.member_count)
-        if self.started.is_set():
-            self._spawn(self.counters.rebaseline_bans(), "rebaseline_bans")
-            return
-        log.info("app.starting", guild_id=guild.id, members=guild.member_count)
+    async def _start_services(self, guild_id: int) -> None:
+        """Start every service once the watched guild has arrived in the first gateway session."""
+        log.info("app.starting", guild_id=guild_id)
         await self.recorder.start()
         # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
         await self.counters.start()
@@ -137,25 +121,9 @@ class StatsBotApp:
             await service.start()
         if self.settings.notify_lifecycle:
             self._spawn(self.lifecycle.start(), "startup_notice")
-        self._spawn(self.commands.sync(guild.id), "commands_sync")
+        self._spawn(self.commands.sync(guild_id), "commands_sync")
         self.started.set()
-        log.info("app.started", guild_id=guild.id)
-
-    def member_event(self, event: MemberEvent) -> None:
-        """Record the event and move the counters it affects."""
-        self.recorder.record(event)
-        if event.kind is EventKind.BAN:
-            self.counters.adjust_bans(+1)
-        elif event.kind is EventKind.UNBAN:
-            self.counters.adjust_bans(-1)
-        count = self.port.gateway_member_count()
-        if count is not None:
-            self.counters.set_member_count(count)
-            self.recorder.observe_member_count(count)
-
-    def connection_changed(self, connected: bool) -> None:
-        """Track the gateway for the disconnect alert and the heartbeat."""
-        self.discord.set_connected(connected)
+        log.info("app.started", guild_id=guild_id)
 
     async def shutdown(self) -> None:
         """Stop in order, each step bounded, and always flush recorded events last."""

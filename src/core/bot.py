@@ -19,15 +19,34 @@ log = get_logger(__name__, service="bot")
 MAX_RATELIMIT_WAIT = 30.0
 
 
+class WatchedGuild:
+    """The one guild StatsBot watches: GUILD_ID, or else the guild that owns the member counter channel."""
+
+    def __init__(self, guild_id: int | None, counter_channel_id: int) -> None:
+        self._id = guild_id
+        self._counter_channel_id = counter_channel_id
+
+    @property
+    def id(self) -> int | None:
+        """Return the watched guild's id, or None until the gateway has shown which one it is."""
+        return self._id
+
+    def matches(self, guild: discord.Guild) -> bool:
+        """Return whether `guild` is the watched one, adopting it if it owns the counter channel."""
+        if self._id is None and guild.get_channel(self._counter_channel_id) is not None:
+            self._id = guild.id
+        return guild.id == self._id
+
+
 class BotEvents(Protocol):
-    """What the client tells the composition root; implemented by `src.core.app.StatsBotApp`."""
+    """What the client tells the rest of the bot; implemented by `src.core.gateway_events.GatewayEvents`."""
 
     async def guild_ready(self, guild: discord.Guild) -> None:
         """The watched guild arrived in a fresh gateway session (start-up or after a re-identify)."""
         ...
 
-    def member_event(self, event: MemberEvent) -> None:
-        """A join, leave, ban or unban in the watched guild."""
+    def member_event(self, event: MemberEvent, member_count: int | None) -> None:
+        """A join, leave, ban or unban in the watched guild, with the guild's member count after it."""
         ...
 
     def connection_changed(self, connected: bool) -> None:
@@ -51,7 +70,7 @@ def build_intents(settings: Settings) -> discord.Intents:
 class StatsBot(discord.Client):
     """A discord.Client with no member cache and no start-up chunking: counting does not need them."""
 
-    def __init__(self, settings: Settings, events: BotEvents, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, guild: WatchedGuild) -> None:
         super().__init__(
             intents=build_intents(settings),
             member_cache_flags=discord.MemberCacheFlags.none(),
@@ -59,12 +78,22 @@ class StatsBot(discord.Client):
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
             status=discord.Status.online,
         )
-        self._settings = settings
-        self._events = events
         self._clock = clock
+        self._guild = guild
+        self._events: BotEvents | None = None
         self._closing: asyncio.Task[None] | None = None
-        self.target_guild_id: int | None = settings.guild_id
         self._guard_parsers()
+
+    def attach(self, events: BotEvents) -> None:
+        """Send gateway events to `events` from now on (once, before `start`), as a cog is added."""
+        self._events = events
+
+    @property
+    def events(self) -> BotEvents:
+        """Return where gateway events go; attaching it is part of building the bot."""
+        if self._events is None:
+            raise RuntimeError("StatsBot.attach() was not called before the gateway started")
+        return self._events
 
     def _guard_parsers(self) -> None:
         """Drop a dispatch discord.py cannot parse instead of letting it end the gateway session.
@@ -76,58 +105,53 @@ class StatsBot(discord.Client):
         for event, parse in list(parsers.items()):
             parsers[event] = _guarded(event, parse)
 
-    def is_target(self, guild: discord.Guild) -> bool:
-        """Whether `guild` is the one StatsBot watches (GUILD_ID, or the guild owning the counter channel)."""
-        if self.target_guild_id is None and guild.get_channel(self._settings.member_count_channel_id):
-            self.target_guild_id = guild.id
-        return guild.id == self.target_guild_id
-
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Start or re-baseline as soon as the guild arrives, without waiting for on_ready's delay."""
-        if self.is_target(guild):
-            await self._events.guild_ready(guild)
+        if self._guild.matches(guild):
+            await self.events.guild_ready(guild)
 
     async def on_ready(self) -> None:
         """Log the session, and explain what to fix when the watched guild is not among the bot's guilds."""
-        log.info("bot.ready", user=str(self.user), guilds=len(self.guilds), guild_id=self.target_guild_id)
-        if self.target_guild_id is None or self.get_guild(self.target_guild_id) is None:
+        guild_id = self._guild.id
+        log.info("bot.ready", user=str(self.user), guilds=len(self.guilds), guild_id=guild_id)
+        if guild_id is None or self.get_guild(guild_id) is None:
             log.error(
                 "bot.guild_not_found",
-                guild_id=self.target_guild_id,
+                guild_id=guild_id,
                 fix="invite the bot to the server that owns MEMBER_COUNT_CHANNEL_ID, or set GUILD_ID",
             )
 
     async def on_connect(self) -> None:
         """The gateway connected."""
-        self._events.connection_changed(True)
+        self.events.connection_changed(True)
 
     async def on_resumed(self) -> None:
         """The gateway session resumed; missed events are replayed by Discord."""
-        self._events.connection_changed(True)
+        self.events.connection_changed(True)
 
     async def on_disconnect(self) -> None:
         """The gateway dropped; discord.py reconnects by itself."""
-        self._events.connection_changed(False)
+        self.events.connection_changed(False)
 
     async def on_member_join(self, member: discord.Member) -> None:
         """Record a join (members intent)."""
-        if member.guild.id == self.target_guild_id:
-            self._record(EventKind.JOIN, member)
+        if member.guild.id == self._guild.id:
+            self._record(EventKind.JOIN, member, member.guild)
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """Record a leave; the raw event fires even with the member cache off."""
-        if payload.guild_id == self.target_guild_id:
-            self._record(EventKind.LEAVE, payload.user)
+        if payload.guild_id == self._guild.id:
+            self._record(EventKind.LEAVE, payload.user, self.get_guild(payload.guild_id))
 
     async def on_member_ban(self, guild: discord.Guild, user: discord.User | discord.Member) -> None:
         """Record a ban (moderation intent)."""
-        if guild.id == self.target_guild_id:
-            self._record(EventKind.BAN, user)
+        if guild.id == self._guild.id:
+            self._record(EventKind.BAN, user, guild)
 
     async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
         """Record an unban (moderation intent)."""
-        if guild.id == self.target_guild_id:
-            self._record(EventKind.UNBAN, user)
+        if guild.id == self._guild.id:
+            self._record(EventKind.UNBAN, user, guild)
 
     def request_close(self) -> None:
         """Begin a graceful close from a signal handler (idempotent)."""
@@ -138,20 +162,22 @@ class StatsBot(discord.Client):
     async def close(self) -> None:
         """Stop services and flush data first, then disconnect (SIGTERM and SIGINT come here)."""
         if not self.is_closed():
-            await self._events.shutdown()
+            await self.events.shutdown()
         await super().close()
 
-    def _record(self, kind: EventKind, user: discord.User | discord.Member) -> None:
-        self._events.member_event(
-            MemberEvent(
-                kind=kind,
-                member_id=str(user.id),
-                username=user.name,
-                display_name=getattr(user, "global_name", None) or user.display_name,
-                timestamp=self._clock.now(),
-                bot=user.bot,
-            )
+    def _record(
+        self, kind: EventKind, user: discord.User | discord.Member, guild: discord.Guild | None
+    ) -> None:
+        """Hand one member event over, with the count discord.py keeps current from join/remove events."""
+        event = MemberEvent(
+            kind=kind,
+            member_id=str(user.id),
+            username=user.name,
+            display_name=getattr(user, "global_name", None) or user.display_name,
+            timestamp=self._clock.now(),
+            bot=user.bot,
         )
+        self.events.member_event(event, guild.member_count if guild is not None else None)
 
 
 def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -12,40 +12,23 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import discord
 from discord import app_commands
 from pydantic import BaseModel
 
-from src.core.config import Settings
+from src.core.command_answers import CommandAnswers, Reply
 from src.core.discord_adapter import to_discord_embed
 from src.core.exceptions import DiscordPortError, StatsBotError, StoreError
-from src.services.monitoring.health_report import build_health_embed
-from src.services.monitoring.heartbeat import HeartbeatService
-from src.services.stats.budget import JsonStore
-from src.services.stats.counters import CounterService
-from src.services.stats.history import DailyHistory
-from src.services.stats.queries import (
-    WEEK,
-    QueryError,
-    build_day_embed,
-    build_now_embed,
-    build_refresh_embed,
-    build_week_embed,
-    no_data_text,
-    parse_day,
-)
-from src.types.models import SCHEMA_VERSION, CounterKind, Embed
-from src.types.ports import Clock, StatsView
-from src.utils.async_utils import BreakerRegistry
+from src.services.stats.queries import QueryError, parse_day
+from src.types.models import SCHEMA_VERSION, Embed
+from src.types.ports import JsonStore
 from src.utils.logging import get_logger
 
 log = get_logger(__name__, service="commands")
 
 Interaction = discord.Interaction[discord.Client]
-Reply = Embed | str
 STATE_FILE = "state/commands.json"
 EPHEMERAL = "statsbot.ephemeral"  # interaction.extras key: whether the deferred answer is ephemeral
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
@@ -53,50 +36,6 @@ SCOPE_FIX = (
     "re-invite the bot with the applications.commands scope (Developer Portal > OAuth2 > URL Generator, "
     "scopes bot and applications.commands)"
 )
-
-
-class CommandServices(Protocol):
-    """What the commands read and drive; `src.core.app.StatsBotApp` provides all of it."""
-
-    @property
-    def settings(self) -> Settings:
-        """The settings (time zone, retention, rename budget)."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """Where "now" and "today" come from."""
-        ...
-
-    @property
-    def store(self) -> JsonStore:
-        """Where the registered definitions' hash is kept."""
-        ...
-
-    @property
-    def stats(self) -> StatsView:
-        """Live counts and today's events."""
-        ...
-
-    @property
-    def history(self) -> DailyHistory:
-        """Stored days."""
-        ...
-
-    @property
-    def counters(self) -> CounterService:
-        """The counter channels, for refresh and their fixes."""
-        ...
-
-    @property
-    def heartbeat(self) -> HeartbeatService:
-        """Fresh heartbeat figures for /health."""
-        ...
-
-    @property
-    def breakers(self) -> BreakerRegistry:
-        """Every circuit breaker, closed ones included."""
-        ...
 
 
 class RegisteredCommands(BaseModel):
@@ -209,9 +148,10 @@ class StatsCommandTree(app_commands.CommandTree[discord.Client]):
 class StatsCommands:
     """Builds the command tree on the client, registers it on the guild, and answers each command."""
 
-    def __init__(self, client: discord.Client, services: CommandServices) -> None:
+    def __init__(self, client: discord.Client, answers: CommandAnswers, store: JsonStore) -> None:
         self._client = client
-        self._services = services
+        self._answers = answers
+        self._store = store
         self.tree = StatsCommandTree(client)
         self.registered: bool | None = None  # the last sync's outcome: uploaded, unchanged, or not yet run
         self._add_commands()
@@ -231,7 +171,7 @@ class StatsCommands:
             return False
         try:
             return await register_if_changed(
-                self._services.store,
+                self._store,
                 application_id=application_id,
                 guild_id=guild_id,
                 payload=payload,
@@ -256,25 +196,25 @@ class StatsCommands:
             name="now", description="Members, online and bans now, today so far, and the last 7 days"
         )
         async def stats_now(interaction: Interaction) -> None:
-            await self._answer(interaction, self._stats_now, ephemeral=False)
+            await self._answer(interaction, self._answers.stats_now, ephemeral=False)
 
         @stats.command(name="day", description="The statistics of one stored day")
         @app_commands.rename(text="date")
         @app_commands.describe(text="The day as YYYY-MM-DD, e.g. 2026-01-31")
         async def stats_day(interaction: Interaction, text: str) -> None:
-            day = parse_day(text, self._today())  # a bad date is refused before anything is shown
-            await self._answer(interaction, lambda: self._stats_day(day), ephemeral=False)
+            day = parse_day(text, self._answers.today())  # a bad date is refused before anything runs
+            await self._answer(interaction, lambda: self._answers.stats_day(day), ephemeral=False)
 
         @stats.command(name="week", description="The last 7 days, today included")
         async def stats_week(interaction: Interaction) -> None:
-            await self._answer(interaction, self._stats_week, ephemeral=False)
+            await self._answer(interaction, self._answers.stats_week, ephemeral=False)
 
         @app_commands.command(
             name="health", description="The bot's health: heartbeat, counters, breakers, errors"
         )
         @app_commands.default_permissions(manage_guild=True)
         async def health(interaction: Interaction) -> None:
-            await self._answer(interaction, self._health, ephemeral=True)
+            await self._answer(interaction, self._answers.health, ephemeral=True)
 
         counters = app_commands.Group(
             name="counters", description="The channel-name counters", default_permissions=MANAGE_SERVER
@@ -284,7 +224,7 @@ class StatsCommands:
             name="refresh", description="Re-read the counts now and show when each channel renames"
         )
         async def counters_refresh(interaction: Interaction) -> None:
-            await self._answer(interaction, self._refresh, ephemeral=True)
+            await self._answer(interaction, self._answers.counters_refresh, ephemeral=True)
 
         self.tree.add_command(stats)
         self.tree.add_command(health)
@@ -309,55 +249,3 @@ class StatsCommands:
             ephemeral=ephemeral,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-
-    # --- answers -------------------------------------------------------------------------------------------
-
-    def _today(self) -> date:
-        """Today in the configured time zone."""
-        return self._services.clock.now().astimezone(self._services.settings.zone).date()
-
-    async def _stats_now(self) -> Reply:
-        today = self._today()
-        s = self._services
-        last_days = await s.history.days(today - timedelta(days=WEEK - 1), today - timedelta(days=1))
-        return build_now_embed(s.stats.current_counts(), s.stats.today(), last_days, s.clock.now())
-
-    async def _stats_day(self, day: date) -> Reply:
-        today = self._today()
-        if day == today:
-            return build_day_embed(self._services.stats.today(), today)
-        stored = await self._services.history.load_day(day)
-        if stored is None:
-            return no_data_text(day, today, self._services.settings.retention_days)
-        return build_day_embed(stored, today)
-
-    async def _stats_week(self) -> Reply:
-        today = self._today()
-        history = self._services.history
-        days = [*await history.days(today - timedelta(days=WEEK - 1), today - timedelta(days=1))]
-        days.append(self._services.stats.today())
-        previous = await history.days(today - timedelta(days=2 * WEEK - 1), today - timedelta(days=WEEK))
-        return build_week_embed(days, previous)
-
-    async def _health(self) -> Reply:
-        snapshot = await self._services.heartbeat.snapshot()
-        breakers = [breaker.snapshot() for breaker in self._services.breakers]
-        return build_health_embed(snapshot, breakers, self._fixes())
-
-    async def _refresh(self) -> Reply:
-        counters = self._services.counters
-        await counters.resume_paused()  # a permission fixed since start-up takes effect now
-        next_at = await counters.refresh_now()
-        s = self._services.settings
-        return build_refresh_embed(
-            counters.counter_states(),
-            next_at,
-            self._fixes(),
-            now=self._services.clock.now(),
-            limit=s.channel_rename_limit,
-            window_s=s.channel_rename_window,
-        )
-
-    def _fixes(self) -> dict[CounterKind, str | None]:
-        """What to do about each paused counter."""
-        return {kind: channel.paused_fix for kind, channel in self._services.counters.channels.items()}

@@ -25,6 +25,7 @@ CHANNEL_ID = (
 )
 SECONDS = "a number of seconds greater than 0, e.g. 300 (fractions such as 0.5 are allowed)"
 TEMPLATE = "text with a {count} placeholder and optional format spec, e.g. '👥 Members: {count:,}'"
+MAX_CHANNEL_NAME = 100  # Discord's limit on a channel name; the one place it is written down
 ENV_FILES = ("config/.env", ".env")  # later files win: a local .env overrides the original bot's config/.env
 
 
@@ -222,8 +223,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"cannot be filled in ({exc}); use only the {{count}} placeholder") from None
             if not rendered:
                 raise ValueError("renders an empty name")
-            if len(rendered) > 100:
-                raise ValueError(f"renders {len(rendered)} characters; Discord allows at most 100")
+            if len(rendered) > MAX_CHANNEL_NAME:
+                raise ValueError(
+                    f"renders {len(rendered)} characters; Discord allows at most {MAX_CHANNEL_NAME}"
+                )
         if "{count" not in value:
             raise ValueError("has no {count} placeholder")
         return value

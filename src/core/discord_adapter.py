@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any, cast
 
 import aiohttp
 import discord
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from src.core.bot import WatchedGuild
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.types.models import Embed
 from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
-from src.utils.async_utils import retry_async
-from src.utils.logging import timed_call
+from src.utils.backoff import Backoff
+from src.utils.logging import get_logger, timed_call
 
 BAN_PAGE = 1000  # Discord's largest ban page
+BAN_PAGE_ATTEMPTS = 3
+BAN_PAGE_BACKOFF = Backoff(1.0, 10.0, jitter=True)
+
+log = get_logger(__name__, service="discord")
 
 _KINDS = {
     discord.ChannelType.text: ChannelKind.TEXT,
@@ -52,6 +57,13 @@ async def translate_errors(operation: str, channel_id: int | None = None) -> Asy
         raise TransientDiscordError(f"{operation}: {type(exc).__name__}") from exc
 
 
+def _ban_page_wait(state: RetryCallState) -> float:
+    """Back off as the policy says, but never retry a 429 before Discord's `retry_after`."""
+    wait = float(BAN_PAGE_BACKOFF.strategy()(state))
+    error = state.outcome.exception() if state.outcome else None
+    return max(wait, error.retry_after) if isinstance(error, RateLimitedError) else wait
+
+
 def to_discord_embed(embed: Embed) -> discord.Embed:
     """Convert the services' embed model into discord.py's."""
     result = discord.Embed(
@@ -70,10 +82,15 @@ def to_discord_embed(embed: Embed) -> discord.Embed:
 class DiscordAdapter:
     """Implements `src.types.ports.DiscordPort` on a connected discord.py client for one guild."""
 
-    def __init__(self, client: discord.Client, guild_id: int) -> None:
+    def __init__(self, client: discord.Client, guild: WatchedGuild) -> None:
         self._client = client
-        self.guild_id = guild_id
+        self._guild = guild
         self._connected = False
+
+    @property
+    def guild_id(self) -> int:
+        """Return the watched guild's id (0 until the gateway has shown which guild it is)."""
+        return self._guild.id or 0
 
     def set_connected(self, connected: bool) -> None:
         """Record whether the gateway session is up (the client's connect/disconnect events call this)."""
@@ -109,17 +126,30 @@ class DiscordAdapter:
         while True:
             # A failed page is retried on its own: restarting a 20-page count from page one would waste
             # the pages already read and the route's rate-limit budget.
-            page = await retry_async(
-                partial(self._ban_page, after),
-                attempts=3,
-                base=1.0,
-                cap=10.0,
-                operation="ban page",
-            )
+            page = await self._ban_page_with_retries(after)
             total += len(page)
             if len(page) < BAN_PAGE:
                 return total
             after = max(int(entry["user"]["id"]) for entry in page)
+
+    async def _ban_page_with_retries(self, after: int | None) -> list[Any]:
+        """Fetch one ban page, retrying an outage (not a refusal) a few times with backoff."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(BAN_PAGE_ATTEMPTS),
+            wait=_ban_page_wait,
+            retry=retry_if_exception_type((TransientDiscordError, RateLimitedError)),
+            before_sleep=lambda state: log.warning(
+                "retry.attempt_failed",
+                operation="ban page",
+                attempt=state.attempt_number,
+                wait=round(state.upcoming_sleep, 3),
+            ),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._ban_page(after)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _ban_page(self, after: int | None) -> list[Any]:
         async with translate_errors("count bans"):

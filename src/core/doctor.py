@@ -12,8 +12,8 @@ from typing import Any, TextIO, cast
 import aiohttp
 import discord
 
-from src.core.app import TOKEN_FIX, discord_endpoints
 from src.core.config import Settings
+from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.monitoring.setup_checks import (
     ChannelLookup,
     ChannelSpec,

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import discord
 
-from src.core.app import TOKEN_FIX, StatsBotApp, discord_endpoints
+from src.core.bot import WatchedGuild
 from src.core.config import Settings
+from src.core.discord_adapter import DiscordAdapter
+from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
 from src.services.stats.legacy import import_legacy as merge_legacy
@@ -53,14 +55,16 @@ async def report(settings: Settings, kind: str, day: date | None, *, post: bool)
     if not post:
         print(embed.as_text())
         return 0
+    # One REST login and one message: no gateway session, no services, no state written.
+    client = discord.Client(intents=discord.Intents.none())
     with discord_endpoints(settings):
-        app = StatsBotApp(settings)
-        async with app.client:
+        async with client:
             try:
-                await app.client.login(settings.bot_token.get_secret_value())  # REST only, no gateway
+                await client.login(settings.bot_token.get_secret_value())
             except discord.LoginFailure:
                 log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
                 return 1
-            message_id = await app.port.send_message(settings.stats_channel_id, embed)
+            port = DiscordAdapter(client, WatchedGuild(settings.guild_id, settings.member_count_channel_id))
+            message_id = await port.send_message(settings.stats_channel_id, embed)
     print(f"Posted the {kind} report for {target} as message {message_id}.")
     return 0

@@ -14,7 +14,7 @@ from typing import TypeVar
 from src.core.exceptions import CircuitOpenError, TransientDiscordError
 from src.types.models import Embed
 from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts
-from src.utils.async_utils import BreakerRegistry
+from src.utils.breaker import BreakerRegistry
 
 T = TypeVar("T")
 REST_BREAKER = "discord.rest"

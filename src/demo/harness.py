@@ -7,7 +7,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from src.core.app import StatsBotApp, discord_endpoints, run_client
+from src.core.app import StatsBotApp, run_client
+from src.core.session import discord_endpoints
 from src.core.config import Settings, load_settings
 from src.sandbox import Sandbox
 from src.types.ports import Clock

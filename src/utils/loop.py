@@ -3,9 +3,10 @@
 - `start()` runs the body (at once, or after the first interval), then again after every interval.
 - `stop()` lets the current iteration finish and ends the loop; a wait in progress ends at once.
 - `cancel()` ends it now, even mid-iteration.
-- An iteration that raises is logged and the loop goes on, after the backoff when one is given.
-- The interval is a number of seconds or a function asked before every wait; a function may answer None
-  to wait until `wake()` is called (new work arrived).
+- An iteration that raises is logged (or handed to `on_error`) and the loop goes on, after the backoff
+  when one is given.
+- The interval is a number of seconds, or a function asked before every wait; None (or a function
+  answering None) waits until `wake()` is called (new work arrived).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from src.types.ports import Clock
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
 
-Interval = float | Callable[[], float | None]
+Interval = float | Callable[[], float | None] | None  # None: wait for wake()
+ErrorHandler = Callable[[Exception, float | None], None]  # the error and the wait before the next try
 
 log = get_logger(__name__)
 
@@ -35,6 +37,7 @@ class Loop:
         interval: Interval,
         backoff: Backoff | None = None,
         immediate: bool = True,
+        on_error: ErrorHandler | None = None,
     ) -> None:
         self.name = name
         self._body = body
@@ -42,6 +45,7 @@ class Loop:
         self._interval = interval
         self._backoff = backoff
         self._immediate = immediate
+        self._on_error = on_error
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -111,6 +115,9 @@ class Loop:
     def _after_failure(self, exc: Exception) -> float | None:
         """Log a failed iteration and return the wait before the next one."""
         wait = self._backoff.delay(self._failures) if self._backoff else self._next_interval()
+        if self._on_error is not None:
+            self._on_error(exc, wait)
+            return wait
         # StatsBot's own errors are expected outages (disk, Discord); anything else is a bug worth a trace.
         log.error(
             "loop.iteration_failed",
@@ -126,10 +133,14 @@ class Loop:
         return self._interval() if callable(self._interval) else self._interval
 
     async def _wait(self, delay: float | None) -> None:
-        """Sleep `delay` seconds of clock time, or until `wake()` when `delay` is None."""
-        if delay is None:
+        """Sleep `delay` seconds; None waits for `wake()`, then asks an interval function again."""
+        while delay is None:
             await self._wake.wait()
-        elif delay > 0:
+            self._wake.clear()
+            if not callable(self._interval):
+                return
+            delay = self._interval()  # the new work may still have to wait its turn (a rate limit)
+        if delay > 0:
             await self._clock.sleep(delay)
 
 

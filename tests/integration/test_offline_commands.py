@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from src.core.app import discord_endpoints
+from src.core.session import discord_endpoints
 from src.core.offline import report
 from src.services.stats.history import DailyHistory
 from src.types.models import DailyStats

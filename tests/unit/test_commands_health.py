@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from src.services.monitoring.alerts import Alert, AlertKind
+from src.services.monitoring.health import HealthLevel, HeartbeatSnapshot
 from src.services.monitoring.health_report import build_health_embed
-from src.services.monitoring.heartbeat import HealthLevel, HeartbeatSnapshot
-from src.types.models import ChannelStats, CounterKind, SystemMetrics
-from src.utils.async_utils import BreakerSnapshot, BreakerState
-from src.utils.store import StoreHealth
+from src.types.models import (
+    Alert,
+    AlertKind,
+    BreakerSnapshot,
+    BreakerState,
+    ChannelStats,
+    CounterKind,
+    StoreHealth,
+    SystemMetrics,
+)
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 METRICS = SystemMetrics(

@@ -47,7 +47,7 @@ async def _register(
 @pytest.fixture
 def definitions() -> dict[str, dict[str, Any]]:
     """The commands StatsBot registers, by name, as uploaded to Discord."""
-    commands = StatsCommands(discord.Client(intents=discord.Intents.none()), services=None)  # type: ignore[arg-type]
+    commands = StatsCommands(discord.Client(intents=discord.Intents.none()), answers=None, store=None)  # type: ignore[arg-type]
     tree = commands.tree
     return {c.name: c.to_dict(tree) for c in tree.get_commands()}
 

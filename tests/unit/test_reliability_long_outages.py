@@ -47,7 +47,7 @@ class FullDisk(MemoryStore):
     async def delete(self, name: str) -> None:
         self.files.pop(name, None)
 
-    async def list(self, folder: str, suffix: str = ".json") -> list[str]:
+    async def names(self, folder: str, suffix: str = ".json") -> list[str]:
         return sorted(n for n in self.files if n.startswith(f"{folder}/") and n.endswith(suffix))
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.core.resilient_port import ResilientDiscord
-from src.utils.async_utils import BreakerRegistry, BreakerState
+from src.types.models import BreakerState
+from src.utils.breaker import BreakerRegistry
 from tests.clock import ManualClock
 from tests.fakes import FakeDiscord
 

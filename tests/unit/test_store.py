@@ -399,12 +399,12 @@ async def test_list_returns_only_current_documents(store: AtomicJsonStore, tmp_p
     (tmp_path / "events" / "2026-11-20.json").write_bytes(b"{")
     await store.read("events/2026-11-20.json")  # quarantines it
     (tmp_path / "events" / "notes.txt").write_text("x")
-    assert await store.list("events") == [DAY, "events/2026-11-22.json"]
+    assert await store.names("events") == [DAY, "events/2026-11-22.json"]
 
 
 async def test_list_missing_folder_is_empty(store: AtomicJsonStore) -> None:
     """Listing a folder that does not exist yet returns no names."""
-    assert await store.list("events") == []
+    assert await store.names("events") == []
 
 
 async def test_delete_removes_main_and_backups(store: AtomicJsonStore, tmp_path: Path) -> None:

@@ -4,51 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import StrEnum
 
 from src.core.config import Settings
-from src.utils.text import clip, human_duration
-from src.services.monitoring.loop import PeriodicTask
-from src.services.monitoring.protocols import BreakerSource, HealthStore, MetricsSource, PendingSource
-from src.types.models import CounterKind, Embed, EmbedField, SystemMetrics
-from src.types.ports import Clock, DiscordPort
+from src.types.models import Alert, AlertKind, BreakerState, Embed, EmbedField, SystemMetrics
+from src.types.ports import BreakerSource, Clock, DiscordPort, JsonStore, MetricsSource, StatsView
 from src.utils.logging import get_logger
+from src.utils.loop import Loop
+from src.utils.text import clip, human_duration
 
 # Memory and disk must fall this far below their threshold before an alert clears, so a value
 # hovering at the threshold raises once instead of flapping.
 CLEAR_RATIO = 0.9
 RAISED_COLOR = 0xE67E22
 RECOVERED_COLOR = 0x2ECC71
-
-
-class AlertKind(StrEnum):
-    """The conditions StatsBot alerts on."""
-
-    MEMORY = "memory"
-    DISK = "disk"
-    COUNTER_STALE = "counter_stale"
-    STORE = "store"
-    DISCONNECT = "disconnect"
-    BREAKER = "breaker"
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """An active alert: what is wrong, the latest value, the threshold and since when."""
-
-    kind: AlertKind
-    subject: str | None
-    title: str
-    value: str
-    threshold: str
-    since: datetime
-    posted: bool = False
-
-    @property
-    def key(self) -> str:
-        """Identity of the alert: its kind plus the counter or breaker it is about."""
-        return f"{self.kind.value}:{self.subject}" if self.subject else self.kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +33,7 @@ class _Reading:
 
     @property
     def key(self) -> str:
+        """Identity of the condition, the same as the key of the Alert it raises."""
         return f"{self.kind.value}:{self.subject}" if self.subject else self.kind.value
 
 
@@ -76,10 +45,10 @@ class AlertMonitor:
         settings: Settings,
         clock: Clock,
         port: DiscordPort,
-        store: HealthStore,
+        store: JsonStore,
+        stats: StatsView,
         sampler: MetricsSource,
         *,
-        pending: PendingSource | None = None,
         breakers: Iterable[BreakerSource] = (),
         check_interval: float = 30.0,
     ) -> None:
@@ -87,13 +56,13 @@ class AlertMonitor:
         self._clock = clock
         self._port = port
         self._store = store
+        self._stats = stats
         self._sampler = sampler
-        self._pending = pending
         self._breakers = breakers  # re-iterated every check, e.g. a BreakerRegistry
         self._active: dict[str, Alert] = {}
         self._last_raise_post: dict[str, float] = {}
         self._disconnected_since: float | None = None
-        self._task = PeriodicTask("alerts", clock, check_interval, self.check)
+        self._loop = Loop("alerts", self.check, clock=clock, interval=check_interval)
         self._log = get_logger(__name__, service="monitoring")
 
     @property
@@ -103,11 +72,11 @@ class AlertMonitor:
 
     async def start(self) -> None:
         """Start checking every `check_interval` seconds, the first check at once."""
-        self._task.start()
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Stop checking and wait for the loop to end."""
-        await self._task.stop()
+        """Let a check in progress finish (so its notices go out), then stop the loop."""
+        await self._loop.stop()
 
     def active_alerts(self) -> list[Alert]:
         """The alerts currently raised, oldest first."""
@@ -203,19 +172,17 @@ class AlertMonitor:
         )
 
     def _counter_readings(self) -> list[_Reading]:
-        if self._pending is None:
-            return []
         now = self._clock.now()
         limit = self._settings.alert_counter_stale_s
         readings = []
-        for kind in CounterKind:
-            since = self._pending.pending_since(kind)
+        for counter in self._stats.counter_states():
+            since = counter.pending_since
             waited = 0.0 if since is None else (now - since).total_seconds()
             readings.append(
                 _Reading(
                     AlertKind.COUNTER_STALE,
-                    kind.value,
-                    f"{kind.value.capitalize()} counter is not updating",
+                    counter.kind.value,
+                    f"{counter.kind.value.capitalize()} counter is not updating",
                     triggered=waited > limit,
                     cleared=waited <= limit,
                     value="up to date" if since is None else f"new value waiting {human_duration(waited)}",
@@ -228,9 +195,8 @@ class AlertMonitor:
         readings = []
         for breaker in self._breakers:
             snap = breaker.snapshot()
-            state = snap.state.value
-            value = f"{state}, {snap.consecutive_failures} failures"
-            if state == "open":
+            value = f"{snap.state.value}, {snap.consecutive_failures} failures"
+            if snap.state is BreakerState.OPEN:
                 value += f", next try in {human_duration(snap.retry_in)}"
             if snap.last_error:
                 value += f"; last error: {clip(snap.last_error, 300)}"
@@ -239,10 +205,10 @@ class AlertMonitor:
                     AlertKind.BREAKER,
                     snap.name,
                     f"Circuit breaker '{snap.name}' is open",
-                    triggered=state == "open",
-                    cleared=state == "closed",  # half-open has not proved recovery yet
+                    triggered=snap.state is BreakerState.OPEN,
+                    cleared=snap.state is BreakerState.CLOSED,  # half-open has not proved recovery yet
                     value=value,
-                    threshold="closed",
+                    threshold=BreakerState.CLOSED.value,
                 )
             )
         return readings

@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from src.services.monitoring.health import HEALTH_COLOR, HEALTH_LINE, HeartbeatSnapshot, embed_field
+from src.types.models import BreakerSnapshot, ChannelStats, CounterKind, Embed
 from src.utils.text import ago, clip, human_duration
-from src.services.monitoring.heartbeat import HEALTH_COLOR, HEALTH_LINE, HeartbeatSnapshot
-from src.types.models import ChannelStats, CounterKind, Embed, EmbedField
-from src.utils.async_utils import BreakerSnapshot
 
 MAX_LISTED = 8  # breakers and errors listed before "... and N more"; keeps the embed under 6000 characters
 LINE_MAX = 160
-
-
-def _field(name: str, value: str, *, inline: bool = True) -> EmbedField:
-    return EmbedField(name=name, value=clip(value or "-", 1024), inline=inline)
 
 
 def _listed(lines: Sequence[str], empty: str) -> str:
@@ -77,21 +72,23 @@ def build_health_embed(
     )
     alerts = [f"⚠️ {a.title}: {a.value} (since {ago(a.since, now)})" for a in snap.alerts]
     fields = [
-        _field("Uptime", human_duration(m.uptime_s)),
-        _field("CPU", f"{m.cpu_percent:.1f} %"),
-        _field("Memory", f"{m.rss_mb:,.1f} MB ({m.rss_percent:.1f} %)"),
-        _field("Disk (DATA_DIR)", f"{m.disk_percent:.1f} %"),
-        _field("Latency", "unknown" if m.latency_ms is None else f"{m.latency_ms:,.0f} ms"),
-        _field("Gateway", "connected" if snap.connected else "disconnected"),
-        _field("Today", f"{snap.joins:,} joins, {snap.leaves:,} leaves, {snap.bans:,} bans", inline=False),
+        embed_field("Uptime", human_duration(m.uptime_s)),
+        embed_field("CPU", f"{m.cpu_percent:.1f} %"),
+        embed_field("Memory", f"{m.rss_mb:,.1f} MB ({m.rss_percent:.1f} %)"),
+        embed_field("Disk (DATA_DIR)", f"{m.disk_percent:.1f} %"),
+        embed_field("Latency", "unknown" if m.latency_ms is None else f"{m.latency_ms:,.0f} ms"),
+        embed_field("Gateway", "connected" if snap.connected else "disconnected"),
+        embed_field(
+            "Today", f"{snap.joins:,} joins, {snap.leaves:,} leaves, {snap.bans:,} bans", inline=False
+        ),
         *(
-            _field(f"{c.kind.value.capitalize()} counter", counter_text(c, fixes.get(c.kind), now))
+            embed_field(f"{c.kind.value.capitalize()} counter", counter_text(c, fixes.get(c.kind), now))
             for c in snap.counters
         ),
-        _field("Circuit breakers", breakers_text(breakers), inline=False),
-        _field("Data store", store, inline=False),
-        _field("Alerts", _listed(alerts, "none"), inline=False),
-        _field("Last errors", _listed(last_errors(snap, breakers), "none"), inline=False),
+        embed_field("Circuit breakers", breakers_text(breakers), inline=False),
+        embed_field("Data store", store, inline=False),
+        embed_field("Alerts", _listed(alerts, "none"), inline=False),
+        embed_field("Last errors", _listed(last_errors(snap, breakers), "none"), inline=False),
     ]
     return Embed(
         title="🩺 StatsBot health",

@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel
 
 from src import __version__
 from src.core.config import Settings
 from src.core.exceptions import StoreError
-from src.services.monitoring.alerts import Alert, AlertMonitor
-from src.utils.text import ago, clip, human_duration
-from src.services.monitoring.loop import PeriodicTask
-from src.services.monitoring.protocols import BreakerSource, HealthStore, MetricsSource
-from src.types.models import SCHEMA_VERSION, ChannelStats, Embed, EmbedField, EventKind, SystemMetrics
-from src.types.ports import Clock, DiscordPort, StatsView
-from src.utils.async_utils import BreakerSnapshot
+from src.services.monitoring.health import (
+    HEALTH_COLOR,
+    HEALTH_LINE,
+    HealthLevel,
+    HeartbeatSnapshot,
+    embed_field,
+)
+from src.types.models import (
+    SCHEMA_VERSION,
+    Alert,
+    BreakerSnapshot,
+    BreakerState,
+    ChannelStats,
+    Embed,
+    EmbedField,
+    EventKind,
+    StoreHealth,
+    SystemMetrics,
+)
+from src.types.ports import (
+    AlertSource,
+    BreakerSource,
+    Clock,
+    DiscordPort,
+    JsonStore,
+    MetricsSource,
+    StatsView,
+)
 from src.utils.logging import get_logger
-from src.utils.store import StoreHealth
+from src.utils.loop import Loop
+from src.utils.text import ago, clip, human_duration
 
 STATE_FILE = "state/heartbeat.json"
 # Amber once a figure is this close to its alert threshold, so trouble shows before the alert fires.
@@ -31,44 +51,6 @@ SLOW_LATENCY_MS = 1000.0
 # when many breakers are open and every counter carries a long error.
 MAX_LISTED = 10
 MAX_DESCRIPTION = 500
-
-
-class HealthLevel(StrEnum):
-    """Overall health, shown as the embed colour."""
-
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    UNHEALTHY = "unhealthy"
-
-
-HEALTH_COLOR = {
-    HealthLevel.HEALTHY: 0x2ECC71,
-    HealthLevel.DEGRADED: 0xF1C40F,
-    HealthLevel.UNHEALTHY: 0xE74C3C,
-}
-HEALTH_LINE = {
-    HealthLevel.HEALTHY: "🟢 All systems normal",
-    HealthLevel.DEGRADED: "🟡 Degraded",
-    HealthLevel.UNHEALTHY: "🔴 Needs attention",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatSnapshot:
-    """The figures of the last heartbeat, for the status message and `/health`."""
-
-    taken_at: datetime
-    metrics: SystemMetrics
-    connected: bool
-    counters: tuple[ChannelStats, ...]
-    joins: int
-    leaves: int
-    bans: int
-    store: StoreHealth
-    breakers: tuple[BreakerSnapshot, ...]  # only those not closed
-    alerts: tuple[Alert, ...]
-    health: HealthLevel
-    problems: tuple[str, ...]
 
 
 class HeartbeatState(BaseModel):
@@ -87,12 +69,12 @@ class HeartbeatService:
         settings: Settings,
         clock: Clock,
         port: DiscordPort,
-        store: HealthStore,
+        store: JsonStore,
         stats: StatsView,
         sampler: MetricsSource,
         *,
         breakers: Iterable[BreakerSource] = (),
-        alerts: AlertMonitor | None = None,
+        alerts: AlertSource | None = None,
         version: str = __version__,
     ) -> None:
         self._settings = settings
@@ -108,8 +90,7 @@ class HeartbeatService:
         self._state_loaded = False
         self._message_id: int | None = None
         self._persisted_id: int | None = None
-        self._task = PeriodicTask("heartbeat", clock, settings.heartbeat_interval, self.beat)
-        self._publishing = asyncio.Lock()
+        self._loop = Loop("heartbeat", self.beat, clock=clock, interval=settings.heartbeat_interval)
         self._log = get_logger(__name__, service="monitoring")
 
     @property
@@ -124,13 +105,13 @@ class HeartbeatService:
 
     async def start(self) -> None:
         """Start beating: the first status goes out at once, then every interval."""
-        self._task.start()
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Let a publish in progress finish, then stop the loop."""
-        # Cancelling between post mode's "post new" and "delete previous" would leave two status messages.
-        async with self._publishing:
-            await self._task.stop()
+        """Let a beat in progress finish, then stop the loop."""
+        # Not cancel(): ending a beat between post mode's "post new" and "delete previous" would leave two
+        # status messages in the channel.
+        await self._loop.stop()
 
     def latest(self) -> HeartbeatSnapshot | None:
         """The figures of the last heartbeat, or None before the first one."""
@@ -154,7 +135,7 @@ class HeartbeatService:
         metrics = await self._sampler.sample(self._port.latency())
         today = self._stats.today()
         breakers = tuple(
-            snap for snap in (b.snapshot() for b in self._breakers) if snap.state.value != "closed"
+            snap for snap in (b.snapshot() for b in self._breakers) if snap.state is not BreakerState.CLOSED
         )
         alerts = tuple(self._alerts.active_alerts()) if self._alerts is not None else ()
         connected = self._port.is_connected()
@@ -181,24 +162,24 @@ class HeartbeatService:
         m = snap.metrics
         now = snap.taken_at
         fields = [
-            _field("Uptime", human_duration(m.uptime_s)),
-            _field("CPU", f"{m.cpu_percent:.1f} %"),
-            _field("Memory", f"{m.rss_mb:,.1f} MB ({m.rss_percent:.1f} %)"),
-            _field("System memory", f"{m.system_memory_percent:.1f} %"),
-            _field("Disk (DATA_DIR)", f"{m.disk_percent:.1f} %"),
-            _field("Threads", str(m.threads)),
-            _field("Latency", "unknown" if m.latency_ms is None else f"{m.latency_ms:,.0f} ms"),
-            _field("Gateway", "connected" if snap.connected else "disconnected"),
+            embed_field("Uptime", human_duration(m.uptime_s)),
+            embed_field("CPU", f"{m.cpu_percent:.1f} %"),
+            embed_field("Memory", f"{m.rss_mb:,.1f} MB ({m.rss_percent:.1f} %)"),
+            embed_field("System memory", f"{m.system_memory_percent:.1f} %"),
+            embed_field("Disk (DATA_DIR)", f"{m.disk_percent:.1f} %"),
+            embed_field("Threads", str(m.threads)),
+            embed_field("Latency", "unknown" if m.latency_ms is None else f"{m.latency_ms:,.0f} ms"),
+            embed_field("Gateway", "connected" if snap.connected else "disconnected"),
         ]
         fields.extend(_counter_field(counter, now) for counter in snap.counters)
         fields.extend(
             [
-                _field("Joins today", f"{snap.joins:,}"),
-                _field("Leaves today", f"{snap.leaves:,}"),
-                _field("Bans today", f"{snap.bans:,}"),
-                _field("Data store", _store_text(snap.store, now), inline=False),
-                _field("Circuit breakers", _breakers_text(snap.breakers), inline=False),
-                _field("Alerts", _alerts_text(snap.alerts), inline=False),
+                embed_field("Joins today", f"{snap.joins:,}"),
+                embed_field("Leaves today", f"{snap.leaves:,}"),
+                embed_field("Bans today", f"{snap.bans:,}"),
+                embed_field("Data store", _store_text(snap.store, now), inline=False),
+                embed_field("Circuit breakers", _breakers_text(snap.breakers), inline=False),
+                embed_field("Alerts", _alerts_text(snap.alerts), inline=False),
             ]
         )
         description = HEALTH_LINE[snap.health]
@@ -229,8 +210,10 @@ class HeartbeatService:
         if not connected:
             red.append("gateway disconnected")
         red.extend(f"alert: {alert.title}" for alert in alerts)
-        red.extend(f"breaker {b.name} open" for b in breakers if b.state.value == "open")
-        amber.extend(f"breaker {b.name} {b.state.value}" for b in breakers if b.state.value != "open")
+        red.extend(f"breaker {b.name} open" for b in breakers if b.state is BreakerState.OPEN)
+        amber.extend(
+            f"breaker {b.name} {b.state.value}" for b in breakers if b.state is not BreakerState.OPEN
+        )
         if not store.ok:
             amber.append(f"{store.consecutive_failures} store write failure(s)")
         amber.extend(
@@ -266,10 +249,6 @@ class HeartbeatService:
 
     async def _publish(self, embed: Embed) -> None:
         """Edit the status message (edit mode) or replace it with a new one (post mode)."""
-        async with self._publishing:
-            await self._publish_locked(embed)
-
-    async def _publish_locked(self, embed: Embed) -> None:
         await self._load_state()
         if self._settings.heartbeat_mode == "edit" and self._message_id is not None:
             if await self._port.edit_message(self.channel_id, self._message_id, embed):
@@ -316,10 +295,6 @@ class HeartbeatService:
         self._persisted_id = self._message_id
 
 
-def _field(name: str, value: str, *, inline: bool = True) -> EmbedField:
-    return EmbedField(name=name, value=clip(value or "-", 1024), inline=inline)
-
-
 def _counter_field(counter: ChannelStats, now: datetime) -> EmbedField:
     """One counter: the name shown in Discord, when it last changed, and what is wrong with it."""
     lines = [counter.shown_name or "(not shown yet)", f"changed {ago(counter.last_renamed, now)}"]
@@ -329,7 +304,7 @@ def _counter_field(counter: ChannelStats, now: datetime) -> EmbedField:
         lines.append(f"⏸️ paused: {clip(counter.paused_reason, 200)}")
     if counter.last_error:
         lines.append(f"⚠️ {clip(counter.last_error, 200)}")
-    return _field(f"{counter.kind.value.capitalize()} counter", "\n".join(lines))
+    return embed_field(f"{counter.kind.value.capitalize()} counter", "\n".join(lines))
 
 
 def _store_text(health: StoreHealth, now: datetime) -> str:

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from src import __version__
 from src.core.config import Settings
-from src.utils.text import clip, human_duration
 from src.types.models import Embed, EmbedField
 from src.types.ports import Clock, DiscordPort
 from src.utils.logging import get_logger
+from src.utils.text import clip, human_duration
 
 # The settings worth seeing when the bot starts; everything else is in `python -m src config`.
 # An allow-list, so a secret added to Settings later can never end up in a channel.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 
 from src.core.config import Settings
-from src.services.presence.limiter import SlidingWindowLimiter
 from src.types.models import CounterKind
 from src.types.ports import Clock, DiscordPort, StatsView
 from src.utils.logging import get_logger
+from src.utils.loop import Loop
 
 # Discord closes the gateway when a connection sends more than 5 presence updates in 20 seconds.
 PRESENCE_LIMIT = 5
@@ -18,6 +19,34 @@ RESTARTING_TEXT = "🔄 Restarting..."
 ROTATION = (CounterKind.MEMBERS, CounterKind.ONLINE, CounterKind.BANS)
 
 Presence = tuple[str, str | None]
+
+
+class PresenceRateLimiter:
+    """Allows at most `limit` presence updates in any `window` seconds of clock time (a sliding window)."""
+
+    def __init__(self, limit: int, window: float, clock: Clock) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError(f"need limit >= 1 and window > 0, got limit={limit} window={window}")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def wait_time(self) -> float:
+        """Seconds until one more update is allowed (0 when allowed now)."""
+        now = self._clock.monotonic()
+        while self._times and now - self._times[0] >= self.window:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[0] + self.window - now
+
+    def try_acquire(self) -> bool:
+        """Record an update and return True if the window has room, else return False."""
+        if self.wait_time() > 0:
+            return False
+        self._times.append(self._clock.monotonic())
+        return True
 
 
 class PresenceService:
@@ -41,12 +70,12 @@ class PresenceService:
             CounterKind.ONLINE: settings.presence_online_template,
             CounterKind.BANS: settings.presence_bans_template,
         }
-        self._limiter = SlidingWindowLimiter(PRESENCE_LIMIT, PRESENCE_WINDOW, clock)
+        self._limiter = PresenceRateLimiter(PRESENCE_LIMIT, PRESENCE_WINDOW, clock)
         self._send_lock = asyncio.Lock()
         self._next = 0
         self._current: Presence = ("online", None)  # what Discord shows before we set anything
         self._shutting_down = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("presence", self.update, clock=clock, interval=settings.presence_update_interval)
         self._log = get_logger(__name__, service="presence")
 
     def current(self) -> Presence:
@@ -55,16 +84,15 @@ class PresenceService:
 
     async def start(self) -> None:
         """Start rotating; the first update goes out at once."""
-        if self._task is None or self._task.done():
+        if not self._loop.running:
             self._shutting_down = False
-            self._task = asyncio.create_task(self._run(), name="presence")
+            self._loop.start()
 
     async def stop(self) -> None:
-        """Stop rotating and wait for the loop to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait({task})  # does not swallow a cancel aimed at our caller
+        """Let an update in progress finish, then stop rotating and wait for the loop to end."""
+        # Not cancel(): an update cut off after Discord took it would leave current() out of step with
+        # what Discord shows.
+        await self._loop.stop()
 
     async def update(self) -> bool:
         """Show the next count in the rotation; True if a presence update was sent."""
@@ -111,11 +139,3 @@ class PresenceService:
             self._current = wanted
             self._log.info("presence.updated", status=status, text=text)
             return True
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.update()
-            except Exception:
-                self._log.exception("presence.loop_failed")  # a bad template or view must not end it
-            await self._clock.sleep(self._settings.presence_update_interval)

@@ -6,33 +6,16 @@ window does not spend that window's renames a second time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from src.core.exceptions import StoreError
-from src.types.ports import Clock
+from src.services.stats.rename_schedule import ChannelTimeline, RenameRules, earliest_slot
+from src.types.ports import Clock, JsonStore
 from src.utils.logging import get_logger
 
 BUDGET_FILE = "state/rename_budget.json"
 BUDGET_SCHEMA_VERSION = 1
-
-
-class JsonStore(Protocol):
-    """The slice of `src.utils.store.AtomicJsonStore` the stats service needs."""
-
-    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
-        """Return the parsed document called `name`, or None when there is none."""
-        ...
-
-    async def write(self, name: str, data: Any) -> None:
-        """Atomically replace the document called `name` with `data`."""
-        ...
-
-
-def default_margin(window: float) -> float:
-    """The safety margin added to each window: 1 s, or 1% of a window shorter than 100 s."""
-    return min(1.0, window * 0.01)
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -68,26 +51,25 @@ class RenameBudget:
     def __init__(
         self, clock: Clock, *, limit: int = 2, window: float = 600.0, margin: float | None = None
     ) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        if window <= 0:
-            raise ValueError(f"window must be > 0, got {window}")
-        self.limit = limit
-        self.window = window
-        self.margin = default_margin(window) if margin is None else margin
+        self.rules = RenameRules(limit=limit, window=window, margin=margin)
         self._clock = clock
         self._renames: dict[int, list[datetime]] = {}
         self._blocked_until: dict[int, datetime] = {}
         self._log = get_logger(__name__, service="stats")
 
     @property
-    def _span(self) -> timedelta:
-        """How long a rename keeps occupying a slot, margin included."""
-        return timedelta(seconds=self.window + self.margin)
+    def limit(self) -> int:
+        """Return how many renames one window allows."""
+        return self.rules.limit
+
+    @property
+    def window(self) -> float:
+        """Return the window's length in seconds."""
+        return self.rules.window
 
     def _prune(self, channel_id: int, now: datetime) -> list[datetime]:
         """Drop renames that left the window and an expired penalty; return the channel's renames."""
-        renames = [at for at in self._renames.get(channel_id, []) if at + self._span > now]
+        renames = [at for at in self._renames.get(channel_id, []) if at + self.rules.span > now]
         if renames:
             self._renames[channel_id] = renames
         else:
@@ -97,18 +79,14 @@ class RenameBudget:
             del self._blocked_until[channel_id]
         return renames
 
+    def timeline(self, channel_id: int, renamed_this_run: datetime | None = None) -> ChannelTimeline:
+        """Return what the rename schedule needs to know about `channel_id` now."""
+        renames = self._prune(channel_id, self._clock.now())
+        return ChannelTimeline(tuple(renames), self._blocked_until.get(channel_id), renamed_this_run)
+
     def next_slot(self, channel_id: int) -> datetime:
-        """When `channel_id` may next be renamed: now if a rename is allowed now."""
-        now = self._clock.now()
-        renames = self._prune(channel_id, now)
-        slot = now
-        if len(renames) >= self.limit:
-            # The oldest rename that still fills the window must leave it, as Discord will see it.
-            slot = max(slot, renames[-self.limit] + self._span)
-        blocked = self._blocked_until.get(channel_id)
-        if blocked is not None:
-            slot = max(slot, blocked)
-        return slot
+        """Return when `channel_id` may next be renamed: now if a rename is allowed now."""
+        return earliest_slot(self.rules, self.timeline(channel_id), self._clock.now())
 
     def can_rename(self, channel_id: int) -> bool:
         """Whether `channel_id` may be renamed right now."""
@@ -130,10 +108,6 @@ class RenameBudget:
         """The newest rename of `channel_id` still inside the window, or None."""
         renames = self._prune(channel_id, self._clock.now())
         return renames[-1] if renames else None
-
-    def renames_in_window(self, channel_id: int) -> list[datetime]:
-        """The renames of `channel_id` that still count against its window, oldest first."""
-        return list(self._prune(channel_id, self._clock.now()))
 
     def to_json(self) -> dict[str, Any]:
         """The budget as a JSON-ready document (channel ids as strings, ISO 8601 UTC times)."""
@@ -166,21 +140,38 @@ class RenameBudget:
     ) -> RenameBudget:
         """Rebuild a budget from `to_json` output, dropping entries that have left the window."""
         # The limit and window come from the current settings, not the file: the file only holds times.
-        document = validate_budget_document(data)
         budget = cls(clock, limit=limit, window=window, margin=margin)
+        budget._merge(validate_budget_document(data))
+        return budget
+
+    def _merge(self, document: dict[str, Any]) -> None:
+        """Add a validated document's rename times and penalties to this budget."""
         for key, entry in document["channels"].items():
             channel_id = int(key)
             for stamp in entry.get("renames", []):
-                budget.record(channel_id, datetime.fromisoformat(stamp))
+                self.record(channel_id, datetime.fromisoformat(stamp))
             blocked = entry.get("blocked_until")
             if blocked is not None:
-                budget._blocked_until[channel_id] = _aware_utc(datetime.fromisoformat(blocked))
-            budget._prune(channel_id, clock.now())
-        return budget
+                until = _aware_utc(datetime.fromisoformat(blocked))
+                current = self._blocked_until.get(channel_id)
+                self._blocked_until[channel_id] = until if current is None else max(current, until)
+            self._prune(channel_id, self._clock.now())
 
     async def save(self, store: JsonStore) -> None:
         """Write the budget to the store's `state/rename_budget.json`; raises StoreError on failure."""
         await store.write(BUDGET_FILE, self.to_json())
+
+    async def restore(self, store: JsonStore) -> None:
+        """Add the persisted renames to this budget; an absent or unreadable file adds nothing (logged)."""
+        try:
+            data = await store.read(BUDGET_FILE, validate=validate_budget_document)
+        except StoreError as exc:
+            # Starting empty risks at most one 429 per channel, which the counters handle.
+            self._log.warning("budget.load_failed", file=BUDGET_FILE, error=str(exc))
+            return
+        if data is not None:
+            self._merge(data)
+            self._log.info("budget.loaded", file=BUDGET_FILE, channels=len(self._renames))
 
     @classmethod
     async def load(
@@ -192,16 +183,7 @@ class RenameBudget:
         window: float = 600.0,
         margin: float | None = None,
     ) -> RenameBudget:
-        """Read the persisted budget; an absent or unreadable file gives an empty budget (and a log line)."""
-        log = get_logger(__name__, service="stats")
-        try:
-            data = await store.read(BUDGET_FILE, validate=validate_budget_document)
-        except StoreError as exc:
-            # Starting empty risks at most one 429 per channel, which the counters handle.
-            log.warning("budget.load_failed", file=BUDGET_FILE, error=str(exc))
-            data = None
-        if data is None:
-            return cls(clock, limit=limit, window=window, margin=margin)
-        budget = cls.from_json(data, clock, limit=limit, window=window, margin=margin)
-        log.info("budget.loaded", file=BUDGET_FILE, channels=len(budget._renames))
+        """Return a budget holding the persisted renames (empty when there are none)."""
+        budget = cls(clock, limit=limit, window=window, margin=margin)
+        await budget.restore(store)
         return budget

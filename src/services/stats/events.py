@@ -7,7 +7,6 @@ so a raid of thousands of joins costs about one write per second, not one per jo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +16,9 @@ from src.core.exceptions import StoreError
 from src.services.stats.history import DailyHistory
 from src.types.models import SCHEMA_VERSION, DailyStats, EventKind, MemberEvent
 from src.types.ports import Clock
+from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
+from src.utils.loop import Loop
 
 # Discord sends GUILD_BAN_ADD and GUILD_MEMBER_REMOVE for one ban, in either order across reconnects.
 BAN_MATCH_WINDOW = timedelta(seconds=10)
@@ -25,7 +26,6 @@ BAN_MATCH_WINDOW = timedelta(seconds=10)
 # finds the ban that swallowed its leave.
 _MATCH_MEMORY = timedelta(hours=1)
 RETENTION_CHECK_INTERVAL = 24 * 3600.0
-_MAX_EXPONENT = 30  # 2**30 flush intervals is decades: any real MAX_BACKOFF caps the wait long before
 
 EventKey = tuple[EventKind, str, datetime]
 
@@ -114,21 +114,28 @@ class EventRecorder:
         # member id -> recent ban instants / (instant, day, key) of recent leaves, for ban/leave matching
         self._bans: dict[str, list[datetime]] = {}
         self._leaves: dict[str, list[tuple[datetime, date, EventKey]]] = {}
-        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._failures = 0
-        self._last_flush_ok: datetime | None = None
+        self._next_flush_at = 0.0  # monotonic: batches are at least flush_interval apart
+        self._started = False
+        # Wakes on new events but writes at most once per interval; a failed write waits 2, 4, 8 ...
+        # intervals (up to max_backoff) even when no new event arrives.
+        self._flusher = Loop(
+            "events-flusher",
+            self._flush_batch,
+            clock=clock,
+            interval=self._until_next_flush,
+            backoff=Backoff(2 * flush_interval, max_backoff),
+            immediate=False,
+            on_error=self._flush_failed,
+        )
+        self._retention = Loop(
+            "events-retention", self._prune, clock=clock, interval=RETENTION_CHECK_INTERVAL, immediate=False
+        )
 
     @property
     def pending_events(self) -> int:
         """How many accepted events are not on disk yet."""
         return sum(day.pending for day in self._days.values())
-
-    @property
-    def last_flush_ok(self) -> datetime | None:
-        """When a flush last left everything on disk, or None if none has yet."""
-        return self._last_flush_ok
 
     def record(self, event: MemberEvent) -> None:
         """Accept one event: memory only, never blocks; the flusher writes it within about a second."""
@@ -169,24 +176,19 @@ class EventRecorder:
 
     async def start(self) -> None:
         """Load today's file so a restart continues the day, prune old days, start the flusher."""
-        if self._tasks:
+        if self._started:
             return
+        self._started = True
         today = self._day(self._local_today())
         await self._load_into(today)
         await self._prune()
-        self._tasks = [
-            asyncio.create_task(self._flush_loop(), name="events-flusher"),
-            asyncio.create_task(self._retention_loop(), name="events-retention"),
-        ]
+        self._flusher.start()
+        self._retention.start()
 
     async def stop(self) -> None:
-        """Stop the background tasks and write everything still in memory (used on shutdown)."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the background loops and write everything still in memory (used on shutdown)."""
+        self._started = False
+        await asyncio.gather(self._flusher.cancel(), self._retention.cancel())
         if not await self.flush():
             self._log.error("events.stop_unflushed", pending=self.pending_events)
 
@@ -196,8 +198,6 @@ class EventRecorder:
             ok = True
             for day in [d for d in self._days.values() if d.dirty]:
                 ok = await self._write_day(day) and ok
-            if ok:
-                self._last_flush_ok = self._clock.now()
             self._forget_old()
             return ok
 
@@ -213,7 +213,7 @@ class EventRecorder:
     def _touch(self, day: _Day, *, pending: int) -> None:
         day.dirty = True
         day.pending += pending
-        self._wake.set()
+        self._flusher.wake()
 
     def _banned_near(self, member_id: str, ts: datetime) -> bool:
         return any(abs(ts - ban) <= self._window for ban in self._bans.get(member_id, ()))
@@ -289,38 +289,24 @@ class EventRecorder:
         for d in [d for d, day in self._days.items() if d < yesterday and not day.dirty]:
             del self._days[d]
 
-    async def _flush_loop(self) -> None:
-        """Wake on new events, but write no more often than once per interval (longer after failures)."""
-        next_at = self._clock.monotonic()
-        while True:
-            await self._wake.wait()
-            wait = next_at - self._clock.monotonic()
-            if wait > 0:
-                await self._clock.sleep(wait)
-            self._wake.clear()
-            started = self._clock.monotonic()
-            try:
-                ok = await self.flush()
-            except Exception:
-                self._log.exception("events.flush_error")
-                ok = False
-            if ok:
-                self._failures = 0
-                next_at = started + self._flush_interval
-            else:
-                self._failures += 1
-                # The exponent is bounded: a day-long outage is over a thousand failures, and 2**1024
-                # no longer fits a float (OverflowError would end this loop and with it every write).
-                exponent = min(self._failures, _MAX_EXPONENT)
-                backoff = min(self._flush_interval * 2**exponent, self._max_backoff)
-                next_at = started + backoff
-                self._wake.set()  # retry even if no new event arrives
+    def _until_next_flush(self) -> float | None:
+        """Seconds until the next batch may be written, or None while nothing waits to be written."""
+        if not any(day.dirty for day in self._days.values()):
+            return None
+        return max(0.0, self._next_flush_at - self._clock.monotonic())
 
-    async def _retention_loop(self) -> None:
-        """Prune old day files once a day."""
-        while True:
-            await self._clock.sleep(RETENTION_CHECK_INTERVAL)
-            await self._prune()
+    async def _flush_batch(self) -> None:
+        """Write one batch; raise when something stayed unwritten so the loop backs off."""
+        self._next_flush_at = self._clock.monotonic() + self._flush_interval
+        if not await self.flush():
+            raise StoreError(f"{self.pending_events} events are not on disk yet")
+
+    def _flush_failed(self, exc: Exception, retry_in: float | None) -> None:
+        """Log a failed batch: the store error was logged by `flush`; a bug gets its traceback here."""
+        if isinstance(exc, StoreError):
+            self._log.info("events.flush_retry", pending=self.pending_events, retry_in=retry_in)
+        else:
+            self._log.error("events.flush_error", error=repr(exc), retry_in=retry_in, exc_info=exc)
 
     async def _prune(self) -> None:
         try:

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import builtins
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from src.types.models import DailyStats
-from src.utils.cache import CacheStats, TTLCache
+from src.types.ports import JsonStore
+from src.utils.cache import TTLCache
 from src.utils.logging import get_logger
 
 FOLDER = "events"
 CACHE_DAYS = 64  # a few weeks of reports and /stats calls
 CACHE_TTL = 300.0
-
-
-class DayStore(Protocol):
-    """The slice of `src.utils.store.AtomicJsonStore` the history needs."""
-
-    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
-        """Return the parsed (and validated) document, or None when there is none."""
-        ...
-
-    async def write_json_text(self, name: str, text: str) -> None:
-        """Atomically replace `name` with already-serialised JSON text."""
-        ...
-
-    async def delete(self, name: str) -> None:
-        """Remove the document called `name`; a missing one is fine."""
-        ...
-
-    async def list(self, folder: str, suffix: str = ".json") -> builtins.list[str]:
-        """Names of the documents directly inside `folder`, sorted."""
-        ...
 
 
 def day_name(d: date) -> str:
@@ -46,18 +26,13 @@ class DailyHistory:
     """Reads and writes the per-day event files through the atomic JSON store."""
 
     def __init__(
-        self, store: DayStore, *, cache_ttl: float = CACHE_TTL, timer: Callable[[], float] = time.monotonic
+        self, store: JsonStore, *, cache_ttl: float = CACHE_TTL, timer: Callable[[], float] = time.monotonic
     ) -> None:
         self._store = store
         # Past days are read again and again (/stats week, weekly reports) but change only when this object
         # writes them, which invalidates the entry; the ttl bounds staleness from another process's import.
         self._cache: TTLCache[date, DailyStats | None] = TTLCache(CACHE_DAYS, cache_ttl, timer=timer)
         self._log = get_logger(__name__, service="stats")
-
-    @property
-    def cache_stats(self) -> CacheStats:
-        """Hits, misses and expiries of the day cache."""
-        return self._cache.stats
 
     async def load_day(self, d: date) -> DailyStats | None:
         """The stored day `d`, or None when there is none (shared: callers must not mutate it)."""
@@ -92,7 +67,7 @@ class DailyHistory:
     async def stored_dates(self) -> list[date]:
         """The dates that have a day file, oldest first."""
         found: list[date] = []
-        for name in await self._store.list(FOLDER):
+        for name in await self._store.names(FOLDER):
             stem = name.rsplit("/", 1)[-1].removesuffix(".json")
             try:
                 found.append(date.fromisoformat(stem))

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from src.utils.text import clip, human_duration
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, EmbedField, EventKind
+from src.utils.text import clip, human_duration
 
 SPARK = "▁▂▃▄▅▆▇█"
 WEEK = 7

@@ -6,11 +6,8 @@ twice. Report times are local times in the configured zone; `fire_time` turns th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -20,15 +17,16 @@ from src.core.exceptions import DiscordPortError, StoreError
 from src.services.stats.history import DailyHistory
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import DailyStats, Embed
-from src.types.ports import Clock, DiscordPort
+from src.types.ports import Clock, DiscordPort, JsonStore
+from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
+from src.utils.loop import Loop
 
 STATE_FILE = "state/reports.json"
 STATE_SCHEMA_VERSION = 1
 CATCH_UP_DAYS = 7
 _MAX_SLEEP = 3600.0  # re-check the clock at least hourly, so a suspended host cannot oversleep a report
 _WAKE_MARGIN = 0.5  # wake just after the due instant, never a hair before it
-_MAX_EXPONENT = 30  # 2**30 retry delays is decades: MAX_BACKOFF caps the wait long before
 
 
 class ReportState(BaseModel):
@@ -39,16 +37,8 @@ class ReportState(BaseModel):
     last_weekly: date | None = None
 
 
-class StateStore(Protocol):
-    """The slice of `src.utils.store.AtomicJsonStore` the scheduler needs."""
-
-    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
-        """Return the parsed (and validated) document, or None when there is none."""
-        ...
-
-    async def write(self, name: str, data: Any) -> None:
-        """Atomically replace the document called `name` with `data`."""
-        ...
+class _ReportsPending(Exception):
+    """A due report could not be posted (already logged); the loop retries with backoff."""
 
 
 def fire_time(d: date, at: time, zone: ZoneInfo) -> datetime:
@@ -63,7 +53,7 @@ class ReportScheduler:
         self,
         settings: Settings,
         clock: Clock,
-        store: StateStore,
+        store: JsonStore,
         history: DailyHistory,
         port: DiscordPort,
         *,
@@ -84,20 +74,22 @@ class ReportScheduler:
         self._state: ReportState | None = None
         self._state_loaded = False
         self._state_unsaved = False
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop(
+            "report-scheduler",
+            self._post_due,
+            clock=clock,
+            interval=self._until_next_due,
+            backoff=Backoff(retry_delay, settings.max_backoff),
+            on_error=self._post_failed,
+        )
 
     async def start(self) -> None:
         """Start the loop; it first posts any report missed while the bot was down."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="report-scheduler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Stop the loop."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop the loop at once (a report in flight is posted again, at most once, on the next start)."""
+        await self._loop.cancel()
 
     async def build_daily(self, d: date) -> Embed:
         """The daily report of day `d`, after flushing the recorder so the file has every event."""
@@ -206,21 +198,20 @@ class ReportScheduler:
         else:
             self._state_unsaved = False
 
-    async def _run(self) -> None:
-        """Post what is due, sleep until the next report time (or a retry), forever; never dies."""
-        failures = 0
-        while True:
-            try:
-                ok = await self.run_due()
-            except Exception:
-                self._log.exception("report.loop_error")
-                ok = False
-            failures = 0 if ok else failures + 1
-            now = self._clock.now()
-            delay = (self.next_due(now) - now).total_seconds()
-            if failures:
-                # Bounded exponent: after 1,024 failures in a row 2**n no longer fits a float.
-                exponent = min(failures - 1, _MAX_EXPONENT)
-                backoff = min(self._retry_delay * 2**exponent, self._settings.max_backoff)
-                delay = min(delay, backoff)
-            await self._clock.sleep(min(max(delay, 0.0), _MAX_SLEEP) + _WAKE_MARGIN)
+    async def _post_due(self) -> None:
+        """Post what is due; raise when something could not be posted so the loop backs off."""
+        if not await self.run_due():
+            raise _ReportsPending
+
+    def _until_next_due(self) -> float:
+        """Seconds until just after the next report time, re-checked at least hourly."""
+        now = self._clock.now()
+        delay = (self.next_due(now) - now).total_seconds()
+        return min(max(delay, 0.0), _MAX_SLEEP) + _WAKE_MARGIN
+
+    def _post_failed(self, exc: Exception, retry_in: float | None) -> None:
+        """Log a failed round: a refused post was logged where it happened; anything else is a bug."""
+        if isinstance(exc, _ReportsPending):
+            self._log.info("report.retry_scheduled", retry_in=retry_in)
+        else:
+            self._log.error("report.loop_error", error=repr(exc), retry_in=retry_in, exc_info=exc)

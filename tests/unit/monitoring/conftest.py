@@ -6,7 +6,7 @@ import pytest
 
 from tests.clock import ManualClock
 
-from .fakes import FakeDiscord, FakeSampler, FakeStats, MemoryStore, PendingClock
+from .fakes import FakeDiscord, FakeSampler, FakeStats, MemoryStore
 
 
 @pytest.fixture
@@ -32,8 +32,3 @@ def sampler() -> FakeSampler:
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
-
-
-@pytest.fixture
-def pending() -> PendingClock:
-    return PendingClock()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from src.core.config import Settings, load_settings
-from src.types.models import CounterKind, SystemMetrics
+from src.types.models import SystemMetrics
 from tests.fakes import Call, FakeDiscord, FakeStats, MemoryStore, PresenceCall
 
 TOKEN = "MTAxMjM0NTY3ODkw.SeCrEt-TOKEN.do-not-leak-4242"
@@ -32,16 +30,6 @@ class FakeSampler:
 
     async def sample(self, latency: float | None) -> SystemMetrics:
         return self.metrics.model_copy(update={"latency_ms": None if latency is None else latency * 1000})
-
-
-@dataclass
-class PendingClock:
-    """A pending_since source: when each counter's new value started waiting."""
-
-    since: dict[CounterKind, datetime] = field(default_factory=dict)
-
-    def pending_since(self, kind: CounterKind) -> datetime | None:
-        return self.since.get(kind)
 
 
 def make_settings(**overrides: Any) -> Settings:

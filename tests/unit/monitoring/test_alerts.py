@@ -7,9 +7,8 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from src.services.monitoring.alerts import AlertKind, AlertMonitor
-from src.types.models import CounterKind
-from src.utils.async_utils import BreakerSnapshot, BreakerState
+from src.services.monitoring.alerts import AlertMonitor
+from src.types.models import AlertKind, BreakerSnapshot, BreakerState, ChannelStats, CounterKind
 from tests.clock import ManualClock
 
 from .fakes import (
@@ -17,8 +16,8 @@ from .fakes import (
     HEARTBEAT_CHANNEL,
     FakeDiscord,
     FakeSampler,
+    FakeStats,
     MemoryStore,
-    PendingClock,
     make_settings,
     settle,
 )
@@ -43,15 +42,14 @@ def make_monitor(
     store: MemoryStore,
     sampler: FakeSampler,
     *,
-    pending: PendingClock | None = None,
+    stats: FakeStats | None = None,
     breakers: tuple[SwitchableBreaker, ...] = (),
     **overrides: Any,
 ) -> AlertMonitor:
     """An alert monitor checking every 30 s, with any setting overrides."""
     settings = make_settings(**overrides)
-    return AlertMonitor(
-        settings, clock, port, store, sampler, pending=pending, breakers=breakers, check_interval=CHECK
-    )
+    stats = stats if stats is not None else FakeStats()
+    return AlertMonitor(settings, clock, port, store, stats, sampler, breakers=breakers, check_interval=CHECK)
 
 
 async def check_with_rss(monitor: AlertMonitor, sampler: FakeSampler, clock: ManualClock, rss: float) -> None:
@@ -210,12 +208,19 @@ async def test_store_alert_recovers_after_a_successful_write(
     assert titles(port) == ["⚠️ Data store cannot write", "✅ Recovered: Data store cannot write"]
 
 
+def members_counter(clock: ManualClock, *, pending: bool) -> ChannelStats:
+    """The members counter's snapshot, its new value waiting since now when `pending`."""
+    return ChannelStats(
+        kind=CounterKind.MEMBERS, channel_id=101, pending_since=clock.now() if pending else None
+    )
+
+
 async def test_stale_counter_alert_after_threshold(
-    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler, pending: PendingClock
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler, stats: FakeStats
 ) -> None:
     """A counter whose new value waits longer than ALERT_COUNTER_STALE_S is reported, then recovers."""
-    monitor = make_monitor(clock, port, store, sampler, pending=pending, alert_counter_stale_s=1800)
-    pending.since[CounterKind.MEMBERS] = clock.now()
+    monitor = make_monitor(clock, port, store, sampler, stats=stats, alert_counter_stale_s=1800)
+    stats.counters = [members_counter(clock, pending=True)]
 
     await clock.advance(1799)
     await monitor.check()
@@ -228,9 +233,26 @@ async def test_stale_counter_alert_after_threshold(
     assert embed.field("Value") == "new value waiting 30m"
     assert embed.field("Threshold") == "30m"
 
-    del pending.since[CounterKind.MEMBERS]
+    stats.counters = [members_counter(clock, pending=False)]
     await monitor.check()
     assert titles(port)[-1] == "✅ Recovered: Members counter is not updating"
+
+
+async def test_stale_counter_alert_names_only_the_waiting_counter(
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, sampler: FakeSampler, stats: FakeStats
+) -> None:
+    """Each counter is judged by its own pending_since: an up-to-date counter raises nothing."""
+    monitor = make_monitor(clock, port, store, sampler, stats=stats, alert_counter_stale_s=60)
+    stats.counters = [
+        members_counter(clock, pending=False),
+        ChannelStats(kind=CounterKind.BANS, channel_id=103, pending_since=clock.now()),
+    ]
+
+    await clock.advance(61)
+    await monitor.check()
+
+    assert titles(port) == ["⚠️ Bans counter is not updating"]
+    assert [alert.key for alert in monitor.active_alerts()] == ["counter_stale:bans"]
 
 
 async def test_disconnect_alert_only_after_threshold(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,10 +11,20 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from src.services.monitoring.heartbeat import HeartbeatService
-from src.types.models import ChannelStats, CounterKind, DailyStats, EventKind, MemberEvent
-from src.utils.async_utils import BreakerSnapshot, BreakerState
-from tests.clock import ManualClock
+from src.types.models import (
+    Alert,
+    AlertKind,
+    BreakerSnapshot,
+    BreakerState,
+    ChannelStats,
+    CounterKind,
+    DailyStats,
+    Embed,
+    EventKind,
+    MemberEvent,
+)
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 
 from .fakes import HEARTBEAT_CHANNEL, FakeDiscord, FakeSampler, FakeStats, MemoryStore, make_settings, settle
 
@@ -47,6 +58,31 @@ class FlakyStats(FakeStats):
         return super().today()
 
 
+class FixedAlerts:
+    """An alert source reporting the alerts the test gives it."""
+
+    def __init__(self, *alerts: Alert) -> None:
+        self.alerts = list(alerts)
+
+    def active_alerts(self) -> list[Alert]:
+        return self.alerts
+
+
+class GatedSendDiscord(FakeDiscord):
+    """A port whose sends wait for `release` while `gated` is set, to stop a beat in mid-publish."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.gated = False
+        self.release = asyncio.Event()
+
+    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+        message_id = await super().send_message(channel_id, embed, content)
+        if self.gated:
+            await self.release.wait()  # the new message exists; the old one is not deleted yet
+        return message_id
+
+
 def make_heartbeat(
     clock: ManualClock,
     port: FakeDiscord,
@@ -55,11 +91,12 @@ def make_heartbeat(
     sampler: FakeSampler,
     *,
     breakers: tuple[FakeBreaker, ...] = (),
+    alerts: FixedAlerts | None = None,
     **overrides: Any,
 ) -> HeartbeatService:
     """A heartbeat service with a 10-minute interval and any setting overrides."""
     settings = make_settings(heartbeat_interval=INTERVAL, **overrides)
-    return HeartbeatService(settings, clock, port, store, stats, sampler, breakers=breakers)
+    return HeartbeatService(settings, clock, port, store, stats, sampler, breakers=breakers, alerts=alerts)
 
 
 def record(stats: FakeStats, kind: EventKind, count: int) -> None:
@@ -266,7 +303,9 @@ async def test_unexpected_error_does_not_stop_the_loop(
         await clock.advance(INTERVAL)
         await service.stop()
 
-    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["loop.run_failed"]
+    assert [(e["event"], e["loop"]) for e in logs if e["log_level"] == "error"] == [
+        ("loop.iteration_failed", "heartbeat")
+    ]
     assert len(port.of("send")) == 1
 
 
@@ -282,6 +321,32 @@ async def test_stop_ends_the_loop(
     await clock.advance(INTERVAL * 3)
 
     assert len(port.calls) == 1
+
+
+async def test_stop_during_a_post_mode_publish_leaves_one_status_message(
+    clock: ManualClock, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+) -> None:
+    """stop() while post mode has posted the new status lets it delete the old one before returning."""
+    port = GatedSendDiscord(clock)
+    service = make_heartbeat(clock, port, store, stats, sampler, heartbeat_mode="post")
+    await service.start()
+    await settle()
+    [first_id] = port.messages
+
+    port.gated = True
+    await clock.advance(INTERVAL)  # the second beat has posted and now waits inside send_message
+    stopping = asyncio.create_task(service.stop())
+    await settle()
+    assert not stopping.done()
+    assert len(port.messages) == 2
+
+    port.release.set()
+    await stopping
+    await clock.advance(INTERVAL * 3)
+
+    assert [call.message_id for call in port.of("delete")] == [first_id]
+    assert list(port.messages) == [service.message_id]
+    assert len(port.of("send")) == 2
 
 
 async def test_each_beat_logs_the_metrics(
@@ -368,6 +433,20 @@ async def test_open_breaker_and_disconnect_turn_the_status_red(
         embed.field("Circuit breakers") == "discord.rename: open, retry in 42s (TransientDiscordError: 503)"
     )
     assert "gateway disconnected" in embed.description
+
+
+async def test_active_alert_turns_the_status_red_and_is_listed(
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+) -> None:
+    """An alert from the alert source makes the status red and shows under Alerts."""
+    alert = Alert(AlertKind.DISK, None, "Disk of DATA_DIR is filling up", "95.5 %", "90 %", clock.now())
+
+    await make_heartbeat(clock, port, store, stats, sampler, alerts=FixedAlerts(alert)).beat()
+
+    embed = port.embeds()[0]
+    assert embed.color == RED
+    assert embed.field("Alerts") == "⚠️ Disk of DATA_DIR is filling up: 95.5 %"
+    assert "alert: Disk of DATA_DIR is filling up" in embed.description
 
 
 async def test_embed_stays_within_discord_limits_with_long_errors(

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from src.services.presence.limiter import SlidingWindowLimiter
-from src.services.presence.service import PresenceService
+from src.services.presence.service import PresenceRateLimiter, PresenceService
 from src.types.models import CounterKind
 from tests.clock import ManualClock
 
@@ -62,6 +61,18 @@ async def settle() -> None:
     """Let the started loop run until it waits on the clock."""
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+class GatedPresenceDiscord(FakeDiscord):
+    """A port whose presence updates are recorded, then wait for `release` before returning."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.release = asyncio.Event()
+
+    async def set_presence(self, status: str, text: str | None) -> None:
+        await super().set_presence(status, text)
+        await self.release.wait()
 
 
 async def test_rotates_members_online_bans_with_separators(
@@ -235,13 +246,55 @@ async def test_loop_survives_an_error_in_the_stats_view(
         await clock.advance(INTERVAL)
         await service.stop()
 
-    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["presence.loop_failed"]
+    assert [(e["event"], e["loop"]) for e in logs if e["log_level"] == "error"] == [
+        ("loop.iteration_failed", "presence")
+    ]
+    assert port.texts() == ["👥 12,345 members"]
+
+
+async def test_stop_lets_an_update_in_flight_finish(
+    clock: ManualClock, stats: FakeStats, health: Health
+) -> None:
+    """stop() during a presence update waits for it, so current() matches what Discord was sent."""
+    port = GatedPresenceDiscord(clock)
+    service = make_service(clock, port, stats, health)
+    await service.start()
+    await settle()  # the first update now waits inside set_presence
+
+    stopping = asyncio.create_task(service.stop())
+    await settle()
+    assert not stopping.done()
+    port.release.set()
+    await stopping
+    await clock.advance(INTERVAL * 3)
+
+    assert port.texts() == ["👥 12,345 members"]
+    assert service.current() == ("online", "👥 12,345 members")
+
+
+async def test_stop_does_not_swallow_a_cancel_aimed_at_its_caller(
+    clock: ManualClock, stats: FakeStats, health: Health
+) -> None:
+    """Cancelling a task that waits in stop() cancels that task; the update still finishes on release."""
+    port = GatedPresenceDiscord(clock)
+    service = make_service(clock, port, stats, health)
+    await service.start()
+    await settle()
+
+    stopping = asyncio.create_task(service.stop())
+    await settle()
+    stopping.cancel()
+    await settle()
+
+    assert stopping.cancelled()
+    port.release.set()
+    await settle()
     assert port.texts() == ["👥 12,345 members"]
 
 
 def test_limiter_frees_a_slot_when_the_oldest_leaves_the_window(clock: ManualClock) -> None:
     """A full window reopens exactly when its oldest event is `window` seconds old."""
-    limiter = SlidingWindowLimiter(2, 10.0, clock)
+    limiter = PresenceRateLimiter(2, 10.0, clock)
     assert limiter.try_acquire()
     assert limiter.try_acquire()
     assert not limiter.try_acquire()

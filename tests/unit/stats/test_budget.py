@@ -157,7 +157,7 @@ async def test_from_json_drops_entries_older_than_the_window(clock: ManualClock)
         },
     }
     budget = RenameBudget.from_json(document, clock, limit=2, window=600.0)
-    assert budget.renames_in_window(CHANNEL) == [datetime(2026, 3, 1, 11, 55, tzinfo=UTC)]
+    assert list(budget.timeline(CHANNEL).renames) == [datetime(2026, 3, 1, 11, 55, tzinfo=UTC)]
     assert budget.can_rename(CHANNEL)
 
 

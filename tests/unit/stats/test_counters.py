@@ -19,7 +19,7 @@ from src.core.exceptions import (
 )
 from src.services.stats.budget import BUDGET_FILE
 from src.services.stats.counters import CounterService
-from src.types.models import CounterKind
+from src.types.models import ChannelStats, CounterKind
 from src.types.ports import ChannelKind, GuildCounts
 from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
@@ -105,6 +105,12 @@ async def members_change(service: CounterService, port: FakeDiscord, count: int)
     port.gateway_members = count
     service.set_member_count(count)
     await port.clock.advance(0)
+
+
+def members_state(service: CounterService) -> ChannelStats:
+    """The members counter's snapshot."""
+    [state] = [s for s in service.counter_states() if s.kind is CounterKind.MEMBERS]
+    return state
 
 
 def events(logs: list[Log], name: str) -> list[Log]:
@@ -605,10 +611,10 @@ async def test_pending_since_marks_first_unshown_change(
     await members_change(service, port, 1300)
     await clock.advance(10)
     await members_change(service, port, 1310)
-    assert service.pending_since(CounterKind.MEMBERS) == START + timedelta(seconds=10)
+    assert members_state(service).pending_since == START + timedelta(seconds=10)
     await clock.advance(300)
-    assert service.pending_since(CounterKind.MEMBERS) is None
-    assert service.last_shown_change(CounterKind.MEMBERS) == START + timedelta(seconds=300)
+    assert members_state(service).pending_since is None
+    assert members_state(service).last_renamed == START + timedelta(seconds=300)
 
 
 async def test_refresh_now_returns_next_rename_times(
