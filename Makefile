@@ -33,6 +33,9 @@ test: $(STAMP)  ## Unit and integration tests (what CI runs)
 unit: $(STAMP)  ## Unit tests only
 	$(PY) -m pytest -q tests/unit
 
+integration: $(STAMP)  ## Integration tests only (the real bot and discord.py against the sandbox)
+	$(PY) -m pytest -q tests/integration
+
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(PY) -m ruff check src tests
 	$(PY) -m ruff format --check src tests

@@ -12,6 +12,7 @@ from pathlib import Path
 from src import __version__
 from src.core.config import Settings, load_settings
 from src.core.exceptions import ConfigError
+from src.sandbox import cli as sandbox_cli
 from src.utils.logging import configure_logging, register_secret
 
 EXIT_CONFIG = 2
@@ -70,10 +71,8 @@ def cmd_doctor(_: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """Run the Discord emulator alone."""
-    from src.sandbox.cli import main as sandbox_main
-
-    return sandbox_main(args.rest)
+    """Run the Discord emulator alone with the options parsed by `src.sandbox.cli.add_arguments`."""
+    return sandbox_cli.run(args)
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
@@ -126,9 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (handler, text) in commands.items():
         parsers[name] = sub.add_parser(name, help=text, description=text)
         parsers[name].set_defaults(handler=handler)
-    parsers["sandbox"].add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the sandbox")
+    # The sandbox's own parser declares the same options through this function, so they cannot drift.
+    sandbox_cli.add_arguments(parsers["sandbox"])
+    parsers["sandbox"].description = sandbox_cli.DESCRIPTION
+    parsers["demo"].epilog = "DEMO_SECONDS (default 90) sets how long it runs."
     parsers["import-legacy"].add_argument("path", help="path to the old data/member_stats.json")
-    parsers["report"].add_argument("kind", choices=["daily", "weekly"])
+    parsers["report"].add_argument("kind", choices=["daily", "weekly"], help="which report")
     parsers["report"].add_argument("--date", type=_parse_date, help="the day (or the week's last day)")
     parsers["report"].add_argument("--post", action="store_true", help="post to STATS_CHANNEL_ID")
     return parser

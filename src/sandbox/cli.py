@@ -1,4 +1,8 @@
-"""`python -m src sandbox`: run the emulator alone and print its URLs as one JSON line."""
+"""`python -m src sandbox`: run the emulator alone and print its URLs as one JSON line.
+
+The options are declared once, in `add_arguments`, and shared by this module's own parser and by the
+`sandbox` subcommand of `src.cli`, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +13,84 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 import structlog
 
 from src.sandbox.config import SandboxConfig
 from src.sandbox.server import Sandbox
 
+DESCRIPTION = (
+    "Run the local Discord emulator (REST API v10 + gateway on 127.0.0.1). The first line on stdout is one "
+    "JSON object with its URLs, guild, channel ids and token; SIGINT or SIGTERM stops it (exit status 0)."
+)
+EXIT_CANNOT_LISTEN, EXIT_INVALID = 1, 2
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line options."""
-    parser = argparse.ArgumentParser(prog="sandbox", description="Run the local Discord emulator.")
-    parser.add_argument("--port", type=int, default=0, help="REST + gateway port (0 = ephemeral)")
-    parser.add_argument("--control-port", type=int, default=0, help="control API port (0 = ephemeral)")
-    parser.add_argument("--members", type=int, default=1000, help="seeded human members")
-    parser.add_argument("--bans", type=int, default=0, help="seeded bans")
-    parser.add_argument("--online-share", type=float, default=0.3, help="share of members reported online")
+
+def _port(value: str) -> int:
+    """An argparse type: a TCP port number, 0 meaning ephemeral."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
+    return port
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Declare every sandbox option on `parser` and return it."""
+    defaults = SandboxConfig()
     parser.add_argument(
-        "--time-scale", type=float, default=1.0, help="divide every rate-limit window by this"
+        "--port",
+        type=_port,
+        default=defaults.rest_port,
+        metavar="N",
+        help="REST + gateway port (0 = ephemeral)",
     )
-    parser.add_argument("--token", default="sandbox-token", help="bot token the sandbox accepts")
+    parser.add_argument(
+        "--control-port",
+        type=_port,
+        default=defaults.control_port,
+        metavar="N",
+        help="control API port (0 = ephemeral)",
+    )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=defaults.members,
+        metavar="N",
+        help="seeded human members (%(default)s)",
+    )
+    parser.add_argument(
+        "--bans", type=int, default=defaults.bans, metavar="N", help="seeded bans (%(default)s)"
+    )
+    parser.add_argument(
+        "--online-share",
+        type=float,
+        default=defaults.online_share,
+        metavar="F",
+        help="share of members reported online, 0 to 1 (%(default)s)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=defaults.time_scale,
+        metavar="F",
+        help="divide every rate-limit window by this (%(default)s)",
+    )
+    parser.add_argument("--token", default=defaults.token, help="bot token the sandbox accepts (%(default)s)")
     return parser
 
 
-def _config(args: argparse.Namespace) -> SandboxConfig:
-    """Map parsed options to a config."""
-    return SandboxConfig(
+def build_parser() -> argparse.ArgumentParser:
+    """The standalone parser (`python -m src.sandbox.cli`); `python -m src sandbox` has the same options."""
+    return add_arguments(argparse.ArgumentParser(prog="sandbox", description=DESCRIPTION))
+
+
+def config_from(args: argparse.Namespace) -> SandboxConfig:
+    """Map parsed options to a validated config; raise ValueError for values that cannot work."""
+    config = SandboxConfig(
         members=args.members,
         bans=args.bans,
         online_share=args.online_share,
@@ -42,38 +99,51 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         rest_port=args.port,
         control_port=args.control_port,
     )
+    config.validate()
+    return config
 
 
-async def _serve(config: SandboxConfig) -> None:
-    """Start, print the info line, run until SIGINT/SIGTERM, stop."""
+async def _serve(config: SandboxConfig) -> int:
+    """Start, print the info line, run until SIGINT/SIGTERM, stop; exit 1 if a port cannot be bound."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not available on Windows loops
             loop.add_signal_handler(sig, stop.set)
-    async with Sandbox(config) as sandbox:
+    sandbox = Sandbox(config)
+    try:
+        await sandbox.start()
+    except OSError as exc:  # typically a --port or --control-port already in use
+        print(f"sandbox: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CANNOT_LISTEN
+    try:
         sys.stdout.write(json.dumps(sandbox.info()) + "\n")
         sys.stdout.flush()
         await stop.wait()
+    finally:
+        await sandbox.stop()
+    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Serve with the parsed options until SIGINT/SIGTERM (exit 0); invalid values print one line, exit 2."""
     try:
-        config = _config(args)
-        config.validate()
+        config = config_from(args)
     except ValueError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
     if not structlog.is_configured():
         # The first stdout line must be the JSON info, so logs go to stderr.
         structlog.configure(
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         )
-    asyncio.run(_serve(config))
-    return 0
+    return asyncio.run(_serve(config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
-"""The command line: config errors exit 2 without a traceback; `config` masks the token."""
+"""The command line: config errors exit 2 without a traceback; `config` masks the token; sandbox options."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from src.cli import main
+from src.cli import build_parser, cmd_sandbox, main
+from src.sandbox import SandboxConfig
+from src.sandbox import cli as sandbox_cli
 from tests.conftest import BASE_SETTINGS, TEST_TOKEN
 
 ROOT = Path(__file__).parents[2]
@@ -91,3 +94,86 @@ def test_import_legacy_converts_the_original_history(monkeypatch, capsys, tmp_pa
     assert main(["import-legacy", str(legacy)]) == 0
     assert "Imported 1 joins, 1 leaves and 0 bans" in capsys.readouterr().out
     assert (tmp_path / "data" / "events" / "2024-03-01.json").exists()
+
+
+SANDBOX_OPTIONS = (
+    "--members",
+    "--bans",
+    "--time-scale",
+    "--port",
+    "--control-port",
+    "--online-share",
+    "--token",
+)
+
+
+def test_documented_sandbox_line_parses_into_its_config():
+    """`sandbox --members 10000 --bans 2500 --time-scale 60` (the README's line) becomes that config."""
+    args = build_parser().parse_args(
+        ["sandbox", "--members", "10000", "--bans", "2500", "--time-scale", "60"]
+    )
+    assert args.handler is cmd_sandbox
+    assert sandbox_cli.config_from(args) == SandboxConfig(members=10000, bans=2500, time_scale=60.0)
+
+
+def test_every_sandbox_option_parses_through_the_subcommand():
+    """Each sandbox option given to `python -m src sandbox` reaches the config."""
+    options = (
+        "--port 5000 --control-port 5001 --members 7 --bans 3 --online-share 0.5 --time-scale 2.5 --token t0k"
+    )
+    args = build_parser().parse_args(["sandbox", *options.split()])
+    assert sandbox_cli.config_from(args) == SandboxConfig(
+        members=7, bans=3, online_share=0.5, time_scale=2.5, token="t0k", rest_port=5000, control_port=5001
+    )
+
+
+def test_sandbox_subcommand_has_exactly_the_standalone_parsers_options():
+    """`python -m src sandbox` and the sandbox's own parser accept the same options with the same defaults."""
+    standalone = vars(sandbox_cli.build_parser().parse_args([]))
+    subcommand = vars(build_parser().parse_args(["sandbox"]))
+    assert {name: subcommand[name] for name in standalone} == standalone
+    assert set(subcommand) - set(standalone) == {"command", "handler"}
+
+
+def test_sandbox_help_lists_every_option(capsys):
+    """`python -m src sandbox --help` exits 0 and lists every sandbox option."""
+    with pytest.raises(SystemExit) as info:
+        main(["sandbox", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert [option for option in SANDBOX_OPTIONS if option not in out] == []
+
+
+def test_invalid_sandbox_value_exits_2_with_one_line(capsys):
+    """A negative member count is refused with `sandbox: <problem>` and exit 2, before anything starts."""
+    assert main(["sandbox", "--members", "-1"]) == 2
+    assert capsys.readouterr().err == "sandbox: members and bans must be >= 0\n"
+
+
+def test_sandbox_port_out_of_range_is_a_usage_error(capsys):
+    """A port above 65535 is refused by the parser with exit 2 naming --port."""
+    with pytest.raises(SystemExit) as info:
+        main(["sandbox", "--port", "70000"])
+    assert info.value.code == 2
+    assert "argument --port: 70000 is not between 0 and 65535" in capsys.readouterr().err
+
+
+def test_sandbox_on_a_busy_port_exits_1_without_a_traceback(tmp_path: Path):
+    """A --port already in use prints `sandbox: cannot listen ...` and exits 1, with no traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments and a port number
+            [sys.executable, "-m", "src", "sandbox", "--port", port],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "sandbox: cannot listen on 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
