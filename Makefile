@@ -27,8 +27,8 @@ demo: $(STAMP)  ## Watch the bot work against the embedded Discord sandbox (no t
 sandbox: $(STAMP)  ## Run the Discord emulator alone (prints its URLs as JSON)
 	$(PY) -m src sandbox
 
-test: $(STAMP)  ## Unit and integration tests (what CI runs)
-	$(PY) -m pytest -q tests/unit tests/integration
+test: $(STAMP)  ## Unit and integration tests with branch coverage (what CI runs)
+	$(PY) -m pytest -q --cov --cov-report=term:skip-covered tests/unit tests/integration
 
 unit: $(STAMP)  ## Unit tests only
 	$(PY) -m pytest -q tests/unit

@@ -43,10 +43,10 @@ class ManualClock:
             self._mono = due
             if not future.done():
                 future.set_result(None)
-            await _settle()
+            await settle()
         self._now += timedelta(seconds=target - self._mono)
         self._mono = target
-        await _settle()
+        await settle()
 
     @property
     def pending_sleepers(self) -> int:
@@ -54,7 +54,7 @@ class ManualClock:
         return sum(1 for _, _, f in self._sleepers if not f.done())
 
 
-async def _settle() -> None:
-    """Yield to the loop a few times so woken tasks run until they block again."""
-    for _ in range(20):
+async def settle() -> None:
+    """Yield to the loop so woken and started tasks run until they block again."""
+    for _ in range(50):
         await asyncio.sleep(0)

@@ -9,18 +9,11 @@ import discord
 import pytest
 import yarl
 
-from src.core.config import Settings, load_settings
+from src.core.config import Settings
+from tests.fakes import BASE_SETTINGS, TEST_TOKEN
+from tests.fakes import make_settings as settings_with
 
-TEST_TOKEN = "test-token-7f3a9c-must-never-leak"
-
-BASE_SETTINGS: dict[str, Any] = {
-    "bot_token": TEST_TOKEN,
-    "member_count_channel_id": 1001,
-    "online_count_channel_id": 1002,
-    "ban_count_channel_id": 1003,
-    "heartbeat_channel_id": 1004,
-    "stats_channel_id": 1005,
-}
+__all__ = ["BASE_SETTINGS", "TEST_TOKEN"]
 
 _ENV_NAMES = [name.upper() for name in Settings.model_fields]
 
@@ -44,7 +37,6 @@ def make_settings(tmp_path: Any) -> Callable[..., Settings]:
     """Build Settings from the test defaults plus overrides, with DATA_DIR in a temporary folder."""
 
     def build(**overrides: Any) -> Settings:
-        values = {**BASE_SETTINGS, "data_dir": tmp_path / "data", **overrides}
-        return load_settings(None, **values)
+        return settings_with(**{"data_dir": tmp_path / "data", **overrides})
 
     return build

@@ -8,13 +8,27 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from src.core.config import Settings, load_settings
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
-from src.types.models import ChannelStats, CounterKind, DailyStats, Embed
+from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
 from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
 from tests.clock import ManualClock
-from src.types.models import StoreHealth
 
 GUILD = 42
+TEST_TOKEN = "test-token-7f3a9c-must-never-leak"
+BASE_SETTINGS: dict[str, Any] = {
+    "bot_token": TEST_TOKEN,
+    "member_count_channel_id": 1001,
+    "online_count_channel_id": 1002,
+    "ban_count_channel_id": 1003,
+    "heartbeat_channel_id": 1004,
+    "stats_channel_id": 1005,
+}
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Valid settings from BASE_SETTINGS plus overrides, without reading the environment."""
+    return load_settings(None, **{**BASE_SETTINGS, **overrides})
 
 
 @dataclass
@@ -177,9 +191,8 @@ class MemoryStore:
 
     async def names(self, folder: str, suffix: str = ".json") -> list[str]:
         prefix = folder.rstrip("/") + "/"
-        return sorted(
-            n for n in self.files if n.startswith(prefix) and "/" not in n[len(prefix) :] and n.endswith(suffix)
-        )
+        inside = (n for n in self.files if n.startswith(prefix) and "/" not in n[len(prefix) :])
+        return sorted(n for n in inside if n.endswith(suffix))
 
     def document(self, name: str) -> Any:
         """The parsed content of a stored file."""

@@ -163,6 +163,11 @@ class StatsBot(discord.Client):
         """Stop services and flush data first, then disconnect (SIGTERM and SIGINT come here)."""
         if not self.is_closed():
             await self.events.shutdown()
+        # discord.py's delayed on_ready (it waits ~2 s for more guilds) would otherwise fire on a closed
+        # client whose loop is gone, leaving a never-awaited coroutine behind.
+        ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
+        if ready is not None:
+            ready.cancel()
         await super().close()
 
     def _record(

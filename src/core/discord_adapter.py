@@ -143,6 +143,7 @@ class DiscordAdapter:
                 operation="ban page",
                 attempt=state.attempt_number,
                 wait=round(state.upcoming_sleep, 3),
+                error=repr(state.outcome.exception()) if state.outcome else None,
             ),
             reraise=True,
         )

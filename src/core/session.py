@@ -20,7 +20,8 @@ CONNECT_FIX = (
     "restarting on failure will retry"
 )
 TOKEN_FIX = (
-    "Discord rejected BOT_TOKEN: reset the token in the Developer Portal (Bot > Reset Token) and update it"
+    "Discord rejected BOT_TOKEN: reset the token in the Developer Portal "  # noqa: S105 - a fix, not a secret
+    "(Bot > Reset Token) and update it"
 )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from src.core.app import StatsBotApp, run_client
-from src.core.session import discord_endpoints
 from src.core.config import Settings, load_settings
+from src.core.session import discord_endpoints
 from src.sandbox import Sandbox
 from src.types.ports import Clock
 

@@ -13,7 +13,7 @@ class SandboxConfig:
     online_share: float = 0.3  # approximate_presence_count = round(members * share) until set_online()
     bans: int = 0  # seeded bans
     time_scale: float = 1.0  # every rate-limit window is divided by this; retry_after is in real seconds
-    token: str = "sandbox-token"  # REST wants "Authorization: Bot <token>"; IDENTIFY/RESUME want the token
+    token: str = "sandbox-token"  # noqa: S105 - the emulator's fake token; REST wants "Authorization: Bot <token>"; IDENTIFY/RESUME want the token
     privileged_intents_enabled: bool = True  # False: IDENTIFY asking a privileged intent is closed with 4014
     compress: bool = True  # honour ?compress=zlib-stream; False -> always plain text frames
     rest_port: int = 0  # REST and gateway share this port; 0 = ephemeral

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.sandbox import ids, payloads
-from src.sandbox.state import ADMINISTRATOR, ALL_PERMISSIONS, EVERYONE_PERMISSIONS, Channel, GuildState
+from src.sandbox.state import EVERYONE_PERMISSIONS, Channel, GuildState
+from src.types.permissions import ADMINISTRATOR, ALL_PERMISSIONS
 from src.types.ports import Clock
 
 EPHEMERAL = 1 << 6

@@ -17,17 +17,9 @@ from src.sandbox.responses import (
     unknown,
 )
 from src.sandbox.restcore import RestCall, RestContext, RouteDef, route
-from src.sandbox.state import (
-    CONNECT,
-    MANAGE_CHANNELS,
-    READ_MESSAGE_HISTORY,
-    SEND_MESSAGES,
-    VIEW_CHANNEL,
-    VOICE,
-    Channel,
-    Overwrite,
-)
+from src.sandbox.state import VOICE, Channel, Overwrite
 from src.sandbox.validation import check_channel_name, check_message
+from src.types.permissions import CONNECT, MANAGE_CHANNELS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL
 
 log = structlog.get_logger(__name__)
 

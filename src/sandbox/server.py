@@ -20,7 +20,8 @@ from src.sandbox.journal import Journal
 from src.sandbox.ratelimit import SlidingWindowLimiter
 from src.sandbox.rest import API_PREFIX, RestApi
 from src.sandbox.restcore import RestContext
-from src.sandbox.state import MANAGE_CHANNELS, SEND_MESSAGES, VIEW_CHANNEL, GuildState
+from src.sandbox.state import GuildState
+from src.types.permissions import MANAGE_CHANNELS, SEND_MESSAGES, VIEW_CHANNEL
 from src.types.ports import Clock
 from src.utils.clock import SystemClock
 

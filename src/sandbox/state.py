@@ -9,24 +9,24 @@ from typing import Any
 from src.sandbox import ids
 from src.sandbox.config import SandboxConfig
 from src.sandbox.idsets import SparseIdSet
+from src.types.permissions import (
+    ADD_REACTIONS,
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    ATTACH_FILES,
+    BAN_MEMBERS,
+    CHANGE_NICKNAME,
+    CONNECT,
+    CREATE_INSTANT_INVITE,
+    EMBED_LINKS,
+    MANAGE_CHANNELS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    SPEAK,
+    USE_VAD,
+    VIEW_CHANNEL,
+)
 from src.types.ports import Clock
-
-# Permission bits (Discord's values) that the sandbox reasons about.
-CREATE_INSTANT_INVITE = 1 << 0
-BAN_MEMBERS = 1 << 2
-ADMINISTRATOR = 1 << 3
-MANAGE_CHANNELS = 1 << 4
-ADD_REACTIONS = 1 << 6
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-EMBED_LINKS = 1 << 14
-ATTACH_FILES = 1 << 15
-READ_MESSAGE_HISTORY = 1 << 16
-CONNECT = 1 << 20
-SPEAK = 1 << 21
-USE_VAD = 1 << 25
-CHANGE_NICKNAME = 1 << 26
-ALL_PERMISSIONS = (1 << 51) - 1
 
 EVERYONE_PERMISSIONS = (
     CREATE_INSTANT_INVITE

@@ -52,7 +52,7 @@ def _redact_value(value: Any) -> Any:
 
 
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: scrub registered secrets from every field, including rendered exceptions."""
+    """Structlog processor: scrub registered secrets from every field, including rendered exceptions."""
     if not _secrets:
         return event_dict
     return {key: _redact_value(value) for key, value in event_dict.items()}

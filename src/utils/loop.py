@@ -79,6 +79,8 @@ class Loop:
         if task is None:
             return
         self._stopping = True
+        if task is asyncio.current_task():
+            return  # called from the body: the loop ends when this iteration does
         if not self._in_iteration:
             task.cancel()  # only a wait is interrupted, never the body
         await _wait_ended(task)
@@ -94,9 +96,12 @@ class Loop:
         await _wait_ended(task)
 
     async def _run(self) -> None:
-        delay: float | None = 0.0 if self._immediate else self._next_interval()
+        delay: float | None = self._next_interval()
+        first = True
         while not self._stopping:
-            await self._wait(delay)
+            if not (first and self._immediate):
+                await self._wait(delay)
+            first = False
             if self._stopping:
                 return
             self._wake.clear()  # a wake during the body must start another iteration
@@ -142,6 +147,8 @@ class Loop:
             delay = self._interval()  # the new work may still have to wait its turn (a rate limit)
         if delay > 0:
             await self._clock.sleep(delay)
+        else:
+            await asyncio.sleep(0)  # a body that never awaits must still let other tasks run
 
 
 async def _wait_ended(task: asyncio.Task[None]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from src.core.session import discord_endpoints
 from src.core.offline import report
+from src.core.session import discord_endpoints
 from src.services.stats.history import DailyHistory
 from src.types.models import DailyStats
 from src.utils.store import AtomicJsonStore

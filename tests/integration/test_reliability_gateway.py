@@ -1,5 +1,7 @@
-"""Gateway drops: a resumed session replays what was missed exactly once; an invalidated one identifies
-afresh and re-counts the bans that changed while nobody was listening."""
+"""Gateway drops: a resumed session replays what was missed exactly once.
+
+An invalidated one identifies afresh and re-counts the bans that changed while nobody was listening.
+"""
 
 from __future__ import annotations
 

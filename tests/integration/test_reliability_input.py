@@ -1,5 +1,7 @@
-"""Bad input: every kind of bad setting stops `python -m src run` with exit 2 and one line naming the
-variable (no traceback); malformed or unexpected gateway payloads never take the running bot down.
+"""Bad input: a bad setting exits 2 naming the variable; a bad payload never takes the bot down.
+
+Every kind of bad setting stops `python -m src run` with exit 2 and one line naming the variable (no
+traceback); malformed or unexpected gateway payloads never take the running bot down.
 
 The sandbox has no raw-dispatch API, so malformed dispatches are made by wrapping the sandbox's own
 payload builders (`src.sandbox.payloads`) for one scenario call: the gateway then writes the bad frame

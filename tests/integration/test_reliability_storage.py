@@ -1,5 +1,7 @@
-"""Storage faults: corrupt and truncated files are quarantined and restored; a full or read-only DATA_DIR
-is logged and alerted, loses no accepted event, and leaves counters and presence working.
+"""Storage faults: corrupt files are restored; a full or read-only disk loses no accepted event.
+
+Corrupt and truncated files are quarantined and restored; a full or read-only DATA_DIR is logged and
+alerted, loses no accepted event, and leaves counters and presence working.
 
 The disk faults are simulated in-process (the tests run as root, so chmod would not stop a write): the
 store's os-level file creation fails with ENOSPC or EROFS under DATA_DIR while the outage lasts.

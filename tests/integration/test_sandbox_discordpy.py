@@ -43,7 +43,7 @@ class Bot:
         setattr(self.client, f"on_{name}", handler)  # what @client.event does
 
     async def start(self, token: str | None = None) -> None:
-        """Start the client and wait for on_ready (or for start() to fail)."""
+        """Log the client in and wait for on_ready, or for logging in to fail."""
         self.task = asyncio.create_task(self.client.start(token or self.sandbox.config.token))
         ready = asyncio.create_task(self.events["ready"].get())
         done, _ = await asyncio.wait({self.task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
@@ -141,7 +141,7 @@ async def test_raw_member_remove_event(bot: Bot, sandbox: Sandbox) -> None:
 
 
 async def test_member_ban_event(bot: Bot, sandbox: Sandbox) -> None:
-    """ban fires on_member_ban, then on_raw_member_remove for a member."""
+    """Ban fires on_member_ban, then on_raw_member_remove for a member."""
     uid = await sandbox.add_member()
     await bot.next("member_join")
     await sandbox.ban(uid)
@@ -151,7 +151,7 @@ async def test_member_ban_event(bot: Bot, sandbox: Sandbox) -> None:
 
 
 async def test_member_unban_event(bot: Bot, sandbox: Sandbox) -> None:
-    """unban fires on_member_unban."""
+    """Unban fires on_member_unban."""
     await sandbox.ban(77)
     await bot.next("member_ban")
     await sandbox.unban(77)

@@ -22,8 +22,8 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import Embed, EventKind, MemberEvent
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 from tests.fakes import MemoryStore
 
 FAILURES = 1100  # past the 1,024 doublings a float can hold

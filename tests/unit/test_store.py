@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 
 import src.utils.store as store_module
 from src.core.exceptions import StoreError
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 
 DAY = "events/2026-11-21.json"
 STAMP = "20261121T101530Z"

@@ -12,11 +12,17 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from src.core.config import Settings
-
-VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS = 1 << 10, 1 << 11, 1 << 14
-READ_MESSAGE_HISTORY, CONNECT = 1 << 16, 1 << 20
-MANAGE_CHANNELS, BAN_MEMBERS, ADMINISTRATOR = 1 << 4, 1 << 2, 1 << 3
-ALL_PERMISSIONS = (1 << 53) - 1
+from src.types.permissions import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    BAN_MEMBERS,
+    CONNECT,
+    EMBED_LINKS,
+    MANAGE_CHANNELS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+)
 
 # Application flags (GET /oauth2/applications/@me): each privileged intent, fully or below 100 servers.
 INTENT_FLAGS = {

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-from src.core.config import Settings, load_settings
 from src.types.models import SystemMetrics
-from tests.fakes import Call, FakeDiscord, FakeStats, MemoryStore, PresenceCall
+from tests.clock import settle
+from tests.fakes import (
+    BASE_SETTINGS,
+    TEST_TOKEN,
+    Call,
+    FakeDiscord,
+    FakeStats,
+    MemoryStore,
+    PresenceCall,
+    make_settings,
+)
 
-TOKEN = "MTAxMjM0NTY3ODkw.SeCrEt-TOKEN.do-not-leak-4242"
-HEARTBEAT_CHANNEL = 500
+TOKEN = TEST_TOKEN
+HEARTBEAT_CHANNEL = BASE_SETTINGS["heartbeat_channel_id"]
 ALERT_CHANNEL = 600
 
 
@@ -32,24 +38,4 @@ class FakeSampler:
         return self.metrics.model_copy(update={"latency_ms": None if latency is None else latency * 1000})
 
 
-def make_settings(**overrides: Any) -> Settings:
-    """Settings with valid channels, the distinctive TOKEN and any overrides."""
-    values: dict[str, Any] = {
-        "bot_token": TOKEN,
-        "member_count_channel_id": 101,
-        "online_count_channel_id": 102,
-        "ban_count_channel_id": 103,
-        "heartbeat_channel_id": HEARTBEAT_CHANNEL,
-        "stats_channel_id": 104,
-    }
-    values.update(overrides)
-    return load_settings(None, **values)
-
-
-async def settle() -> None:
-    """Let started tasks run until they block on the clock."""
-    for _ in range(50):
-        await asyncio.sleep(0)
-
-
-__all__ = ["Call", "FakeDiscord", "FakeStats", "MemoryStore", "PresenceCall"]
+__all__ = ["Call", "FakeDiscord", "FakeStats", "MemoryStore", "PresenceCall", "make_settings", "settle"]

@@ -26,7 +26,7 @@ async def test_start_notice_has_version_and_configuration(clock: ManualClock, po
     assert sent.embed is not None
     assert sent.embed.title == "🚀 StatsBot v0.1.0 started"
     config = sent.embed.field("Configuration") or ""
-    assert "HEARTBEAT_CHANNEL_ID: 500" in config
+    assert f"HEARTBEAT_CHANNEL_ID: {HEARTBEAT_CHANNEL}" in config
     assert "HEARTBEAT_INTERVAL: 3600.0" in config
     assert "TIMEZONE: Europe/Berlin" in config
     assert "DAILY_REPORT_TIME: 00:00:00" in config

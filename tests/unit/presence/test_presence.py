@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from src.services.presence.service import PresenceRateLimiter, PresenceService
 from src.types.models import CounterKind
-from tests.clock import ManualClock
+from tests.clock import ManualClock, settle
 
 from .fakes import FakeDiscord, FakeStats, make_settings
 
@@ -55,12 +55,6 @@ def make_service(
     """A presence service rotating every five minutes unless overridden."""
     settings = make_settings(**{"presence_update_interval": INTERVAL, **overrides})
     return PresenceService(settings, clock, port, stats, health)
-
-
-async def settle() -> None:
-    """Let the started loop run until it waits on the clock."""
-    for _ in range(20):
-        await asyncio.sleep(0)
 
 
 class GatedPresenceDiscord(FakeDiscord):

@@ -32,7 +32,7 @@ async def test_hello_carries_heartbeat_interval(session: aiohttp.ClientSession, 
 
 
 async def test_heartbeat_is_acked(gateway: GatewayClient) -> None:
-    """op 1 is answered with op 11."""
+    """Op 1 is answered with op 11."""
     await gateway.send(1, None)
     ack = await gateway.recv()
     assert ack is not None
@@ -129,7 +129,7 @@ async def test_non_privileged_identify_works_when_disabled(
 
 
 async def test_presence_before_identify_closes_4003(gateway: GatewayClient) -> None:
-    """op 3 before IDENTIFY is Not authenticated."""
+    """Op 3 before IDENTIFY is Not authenticated."""
     await gateway.send(3, {"status": "online", "activities": [], "since": 0, "afk": False})
     assert await gateway.wait_closed() == 4003
 
@@ -233,7 +233,7 @@ async def test_non_resumable_drop_invalidates(
 
 
 async def test_presence_is_recorded(gateway: GatewayClient, sandbox: Sandbox) -> None:
-    """op 3 is recorded as the bot's presence."""
+    """Op 3 is recorded as the bot's presence."""
     await identified(gateway)
     activity = {"name": "1,234 members", "type": 3}
     await gateway.send(3, {"status": "online", "activities": [activity], "since": 0, "afk": False})
@@ -243,7 +243,7 @@ async def test_presence_is_recorded(gateway: GatewayClient, sandbox: Sandbox) ->
 
 
 async def test_request_all_members_chunks(gateway: GatewayClient, sandbox: Sandbox) -> None:
-    """op 8 for all members answers GUILD_MEMBERS_CHUNK with every member and the nonce."""
+    """Op 8 for all members answers GUILD_MEMBERS_CHUNK with every member and the nonce."""
     await identified(gateway)
     await gateway.send(8, {"guild_id": str(sandbox.guild_id), "query": "", "limit": 0, "nonce": "n1"})
     chunk = (await gateway.recv_until("GUILD_MEMBERS_CHUNK"))["d"]
@@ -251,7 +251,7 @@ async def test_request_all_members_chunks(gateway: GatewayClient, sandbox: Sandb
 
 
 async def test_request_members_by_id_reports_not_found(gateway: GatewayClient, sandbox: Sandbox) -> None:
-    """op 8 with user_ids lists the found members and the missing ids."""
+    """Op 8 with user_ids lists the found members and the missing ids."""
     await identified(gateway)
     await gateway.send(8, {"guild_id": str(sandbox.guild_id), "user_ids": [str(sandbox.bot_user_id), "5"]})
     chunk = (await gateway.recv_until("GUILD_MEMBERS_CHUNK"))["d"]

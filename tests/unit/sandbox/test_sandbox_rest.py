@@ -316,7 +316,7 @@ async def test_ban_entry_shape(api: RestClient, sandbox: Sandbox) -> None:
 
 
 async def test_bans_limit_over_1000_is_400(api: RestClient, sandbox: Sandbox) -> None:
-    """limit above 1000 is refused."""
+    """Limit above 1000 is refused."""
     answer = await api.call("GET", f"/guilds/{sandbox.guild_id}/bans", params={"limit": "1001"})
     assert answer.status == 400
 

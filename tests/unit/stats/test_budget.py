@@ -12,8 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from src.services.stats.budget import BUDGET_FILE, RenameBudget
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CHANNEL = 123456789012345678
@@ -113,7 +113,7 @@ async def test_penalise_never_shortens_a_longer_block(budget: RenameBudget, cloc
 async def test_record_refuses_naive_datetimes(budget: RenameBudget) -> None:
     """A time without a zone is refused rather than guessed."""
     with pytest.raises(ValueError, match="timezone-aware"):
-        budget.record(CHANNEL, datetime(2026, 3, 1, 12, 0))
+        budget.record(CHANNEL, datetime(2026, 3, 1, 12, 0))  # noqa: DTZ001 - the naive time under test
 
 
 async def test_to_json_uses_string_ids_iso_times_and_schema_version(

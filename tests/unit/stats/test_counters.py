@@ -21,8 +21,8 @@ from src.services.stats.budget import BUDGET_FILE
 from src.services.stats.counters import CounterService
 from src.types.models import ChannelStats, CounterKind
 from src.types.ports import ChannelKind, GuildCounts
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 from tests.fakes import FakeDiscord, MemoryStore
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from src.core.exceptions import StoreError
 from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.types.models import DailyStats, EventKind, MemberEvent
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 
 NOON_NY = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # Saturday 12:00 in New York
 

@@ -18,8 +18,8 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import DailyStats, Embed, EventKind, MemberEvent
-from tests.clock import ManualClock
 from src.utils.store import AtomicJsonStore
+from tests.clock import ManualClock
 
 STATS_CHANNEL = 1005  # the test settings' STATS_CHANNEL_ID
 FRIDAY_2300_NY = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)  # Friday 20 November, 23:00 in New York
