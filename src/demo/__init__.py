@@ -114,8 +114,3 @@ def _events_on_disk(data_dir: Path) -> int:
         with contextlib.suppress(OSError, ValueError):
             total += len(json.loads(path.read_text(encoding="utf-8")).get("events", []))
     return total
-
-
-def _title(message: dict[str, object]) -> str:
-    embeds = message.get("embeds")
-    return str(embeds[0].get("title", "")) if isinstance(embeds, list) and embeds else ""

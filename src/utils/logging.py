@@ -11,8 +11,8 @@ import logging
 import logging.handlers
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, MutableMapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TextIO, TypeVar
 
@@ -139,13 +139,6 @@ def get_logger(name: str, **context: Any) -> structlog.typing.FilteringBoundLogg
     # A lazy proxy: binding now would freeze whatever configuration exists at import time.
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name, **context)
     return logger
-
-
-@contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
-    """Bind context fields (guild_id, operation, ...) to every log line inside the block."""
-    with structlog.contextvars.bound_contextvars(**fields):
-        yield
 
 
 @asynccontextmanager

@@ -111,10 +111,10 @@ def test_log_dir_gets_rotating_json_file(tmp_path):
 
 
 def test_context_fields_are_bound():
-    """log_context adds guild_id and operation to every event inside the block."""
+    """Context bound with structlog's contextvars is on every event inside the block, and only there."""
     stream = io.StringIO()
     slog.configure_logging("INFO", "json", stream=stream)
-    with slog.log_context(guild_id=42, operation="refresh"):
+    with structlog.contextvars.bound_contextvars(guild_id=42, operation="refresh"):
         slog.get_logger("x").info("counts.refreshed")
     slog.get_logger("x").info("outside")
     inside, outside = _lines(stream)
