@@ -641,3 +641,13 @@ async def test_stop_ends_renaming(
     await members_change(service, port, 5000)
     await clock.advance(3600)
     assert port.renames_of(MEMBERS) == [(0.0, "👥 Members: 1,234")]
+
+
+async def test_a_service_that_never_started_leaves_the_saved_budget_alone(
+    make_service: Callable[..., CounterService], store: MemoryStore
+) -> None:
+    """Stopping a service that was never started (a failed login, report --post) writes nothing."""
+    await store.write(BUDGET_FILE, {"schema_version": 1, "channels": {str(MEMBERS): {"renames": []}}})
+    before = dict(store.files)
+    await make_service(store=store).stop()
+    assert store.files == before
