@@ -32,6 +32,13 @@ class MemberEvent(BaseModel):
     display_name: str | None = None
     timestamp: datetime
     bot: bool = False
+    # For a ban: whether the banned user was a member (a member-remove came with the ban). A ban by id of
+    # someone who never joined removes nobody. None when unknown (without the members intent, or old data).
+    member_removed: bool | None = None
+
+    def with_member_removed(self) -> MemberEvent:
+        """Return this ban marked as having removed a member (a fresh model: `json_text` is cached)."""
+        return MemberEvent.model_validate({**self.model_dump(), "member_removed": True})
 
     @cached_property
     def json_text(self) -> str:
@@ -57,10 +64,15 @@ class DailyStats(BaseModel):
         head = self.model_dump_json(exclude={"events"})
         return f'{head[:-1]},"events":[{",".join(event.json_text for event in self.events)}]}}'
 
+    def bans_of_non_members(self) -> int:
+        """How many bans were of users who were not members (they removed nobody)."""
+        return sum(1 for e in self.events if e.kind is EventKind.BAN and e.member_removed is False)
+
     @property
     def net_change(self) -> int:
-        """Joins minus leaves minus bans (a ban removes a member; an unban does not add one back)."""
-        return self.count(EventKind.JOIN) - self.count(EventKind.LEAVE) - self.count(EventKind.BAN)
+        """Joins minus leaves minus bans that removed a member (an unban does not add one back)."""
+        removing_bans = self.count(EventKind.BAN) - self.bans_of_non_members()
+        return self.count(EventKind.JOIN) - self.count(EventKind.LEAVE) - removing_bans
 
 
 class CounterKind(StrEnum):

@@ -95,16 +95,24 @@ def test_day_embed_of_a_past_day_is_its_report() -> None:
     assert (embed.field("Joins"), embed.field("Leaves"), embed.field("Net change")) == ("2", "1", "+1")
 
 
-def test_no_data_text_explains_retention() -> None:
-    """A day older than RETENTION_DAYS is said to have been deleted."""
-    text = no_data_text(date(2024, 1, 1), TODAY, 400)
+def test_no_data_text_explains_retention_to_the_operator() -> None:
+    """In the terminal, a day older than RETENTION_DAYS is said to have been deleted, naming the setting."""
+    text = no_data_text(date(2024, 1, 1), TODAY, 400, for_operator=True)
     expected = "No statistics are stored for Monday 1 January 2024."
     assert text == expected + " Days older than RETENTION_DAYS (400) are deleted."
 
 
-def test_no_data_text_mentions_the_legacy_import() -> None:
-    """A recent day without data points at import-legacy."""
-    assert "import-legacy" in no_data_text(date(2026, 3, 1), TODAY, 400)
+def test_no_data_text_mentions_the_legacy_import_to_the_operator() -> None:
+    """In the terminal, a recent day without data points at import-legacy."""
+    assert "import-legacy" in no_data_text(date(2026, 3, 1), TODAY, 400, for_operator=True)
+
+
+def test_public_no_data_text_names_no_setting_or_command() -> None:
+    """Members see how long history is kept, but no variable names or commands meant for the operator."""
+    old = no_data_text(date(2024, 1, 1), TODAY, 400)
+    recent = no_data_text(date(2026, 3, 1), TODAY, 400)
+    assert old.endswith("The bot keeps the last 400 days.")
+    assert not any(word in old + recent for word in ("RETENTION_DAYS", "import-legacy", "python"))
 
 
 def test_week_embed_is_titled_last_seven_days() -> None:

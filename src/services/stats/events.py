@@ -41,19 +41,24 @@ def event_key(event: MemberEvent) -> EventKey:
 
 
 def reconcile(events: Iterable[MemberEvent], window: timedelta = BAN_MATCH_WINDOW) -> list[MemberEvent]:
-    """Drop duplicate events and leaves that are the member-remove half of a ban within `window`."""
+    """Drop duplicate events and leaves that are the member-remove half of a ban within `window`.
+
+    A ban that swallows a leave is marked as having removed a member.
+    """
     unique: dict[EventKey, MemberEvent] = {}
     for event in events:
         unique.setdefault(event_key(event), event)
-    bans: dict[str, list[datetime]] = {}
-    for kind, member_id, ts in unique:
-        if kind is EventKind.BAN:
-            bans.setdefault(member_id, []).append(ts)
-    return [
-        event
-        for (kind, member_id, ts), event in unique.items()
-        if kind is not EventKind.LEAVE or not any(abs(ts - b) <= window for b in bans.get(member_id, ()))
-    ]
+    bans: dict[str, list[EventKey]] = {}
+    for key in unique:
+        if key[0] is EventKind.BAN:
+            bans.setdefault(key[1], []).append(key)
+    for key in [k for k in unique if k[0] is EventKind.LEAVE]:
+        ban = next((b for b in bans.get(key[1], ()) if abs(key[2] - b[2]) <= window), None)
+        if ban is not None:
+            del unique[key]
+            if unique[ban].member_removed is not True:
+                unique[ban] = unique[ban].with_member_removed()
+    return list(unique.values())
 
 
 @dataclass
@@ -147,11 +152,15 @@ class EventRecorder:
         if key in day.events:
             self._log.debug("events.duplicate", kind=str(event.kind), member_id=member_id)
             return
-        if event.kind is EventKind.LEAVE and self._banned_near(member_id, ts):
+        if event.kind is EventKind.LEAVE and self._mark_ban_near(member_id, ts):
             self._log.info("events.leave_was_ban", member_id=member_id)
             return
         if event.kind is EventKind.BAN:
-            self._drop_leaves_near(member_id, ts)
+            removed = self._drop_leaves_near(member_id, ts)
+            if removed or self._settings.members_intent:
+                # With the members intent a member-remove comes with the ban of a member; until it does
+                # (or if it never does: a ban by id of a non-member) the ban removed nobody.
+                event = event.model_copy(update={"member_removed": removed})
             self._bans.setdefault(member_id, []).append(ts)
         elif event.kind is EventKind.LEAVE:
             self._leaves.setdefault(member_id, []).append((ts, day.date, key))
@@ -215,11 +224,22 @@ class EventRecorder:
         day.pending += pending
         self._flusher.wake()
 
-    def _banned_near(self, member_id: str, ts: datetime) -> bool:
-        return any(abs(ts - ban) <= self._window for ban in self._bans.get(member_id, ()))
+    def _mark_ban_near(self, member_id: str, ts: datetime) -> bool:
+        """Find a ban of `member_id` within the window and mark it as having removed a member."""
+        ban_ts = next((b for b in self._bans.get(member_id, ()) if abs(ts - b) <= self._window), None)
+        if ban_ts is None:
+            return False
+        day = self._days.get(ban_ts.astimezone(self._zone).date())
+        key = (EventKind.BAN, member_id, ban_ts)
+        ban = day.events.get(key) if day is not None else None
+        if day is not None and ban is not None and ban.member_removed is not True:
+            day.events[key] = ban.with_member_removed()
+            self._touch(day, pending=0)
+        return True
 
-    def _drop_leaves_near(self, member_id: str, ts: datetime) -> None:
-        """Remove recorded leaves of `member_id` within the window: the ban replaces them."""
+    def _drop_leaves_near(self, member_id: str, ts: datetime) -> bool:
+        """Remove recorded leaves of `member_id` within the window: the ban replaces them. True if any."""
+        dropped = False
         kept = []
         for leave_ts, leave_day, key in self._leaves.get(member_id, ()):
             day = self._days.get(leave_day)
@@ -230,9 +250,11 @@ class EventRecorder:
             ):
                 self._log.info("events.leave_replaced_by_ban", member_id=member_id)
                 self._touch(day, pending=0)
+                dropped = True
             else:
                 kept.append((leave_ts, leave_day, key))
         self._leaves[member_id] = kept
+        return dropped
 
     async def _load_into(self, day: _Day) -> None:
         """Merge the day's file into memory; on a read error the day stays unloaded and is retried."""

@@ -97,14 +97,23 @@ def build_day_embed(day: DailyStats, today: date) -> Embed:
     return embed
 
 
-def no_data_text(day: date, today: date, retention_days: int) -> str:
-    """What `/stats day` says for a day without a file, and why there may be none."""
+def no_data_text(day: date, today: date, retention_days: int, *, for_operator: bool = False) -> str:
+    """What is said for a day without a file, and why there may be none.
+
+    Members read the public `/stats day` answer; setting names and commands are for the operator only
+    (the terminal `report`).
+    """
     text = f"No statistics are stored for {day:%A} {day.day} {day:%B %Y}."
-    if (today - day).days > retention_days:
-        return text + f" Days older than RETENTION_DAYS ({retention_days:,}) are deleted."
-    return (
-        text + " Days before the bot started are missing unless imported with `python -m src import-legacy`."
-    )
+    old = (today - day).days > retention_days
+    if for_operator:
+        if old:
+            return text + f" Days older than RETENTION_DAYS ({retention_days:,}) are deleted."
+        return text + (
+            " Days before the bot started are missing unless imported with `python -m src import-legacy`."
+        )
+    if old:
+        return text + f" The bot keeps the last {retention_days:,} days."
+    return text + " The bot has no record of it (it may not have been running then)."
 
 
 def build_week_embed(days: Sequence[DailyStats], previous: Sequence[DailyStats]) -> Embed:

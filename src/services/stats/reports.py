@@ -73,6 +73,15 @@ def _members(start: int | None, end: int | None) -> str:
     return " → ".join(shown)
 
 
+def _bans(day: DailyStats) -> str:
+    """The day's bans, saying how many were of non-members (so the member numbers add up)."""
+    text = f"{day.count(EventKind.BAN):,}"
+    outsiders = day.bans_of_non_members()
+    if outsiders:
+        text += f" ({outsiders:,} not a member)" if outsiders == 1 else f" ({outsiders:,} not members)"
+    return text
+
+
 def _long_date(d: date) -> str:
     return f"{d:%A}, {d.day} {d:%B %Y}"
 
@@ -85,7 +94,7 @@ def build_daily_report(day: DailyStats) -> Embed:
     fields = [
         EmbedField(name="Joins", value=f"{len(joins):,}", inline=True),
         EmbedField(name="Leaves", value=f"{len(leaves):,}", inline=True),
-        EmbedField(name="Bans", value=f"{day.count(EventKind.BAN):,}", inline=True),
+        EmbedField(name="Bans", value=_bans(day), inline=True),
         EmbedField(name="Unbans", value=f"{day.count(EventKind.UNBAN):,}", inline=True),
         EmbedField(name="Net change", value=signed(net), inline=True),
         EmbedField(name="Members", value=_members(day.member_count_start, day.member_count_end), inline=True),
@@ -117,9 +126,17 @@ def _has_data(days: list[DailyStats]) -> bool:
     return any(d.events or d.member_count_start is not None or d.member_count_end is not None for d in days)
 
 
-def _percent(new: float, old: float) -> str:
-    """Change from `old` to `new` in percent of |old|, or 'n/a' when old is 0."""
-    return f"{(new - old) / abs(old) * 100:+,.1f}%" if old else "n/a"
+def _change(new: int, old: int) -> str:
+    """The change from `old` to `new` as a signed count, with a percentage only where it says something.
+
+    4 new members out of 10,001 is "+4", not "+0.0%"; a percentage of nothing (old is 0) is left out.
+    """
+    text = signed(new - old)
+    if old:
+        percent = (new - old) / abs(old) * 100
+        if round(percent, 1):
+            text += f", {percent:+,.1f}%"
+    return text
 
 
 def _day_line(day: DailyStats) -> str:
@@ -140,7 +157,7 @@ def _net_growth(days: list[DailyStats], previous: list[DailyStats]) -> str:
         return "n/a (no data for the week before)"
     net = sum(d.net_change for d in days)
     before = sum(d.net_change for d in previous)
-    return f"{signed(net)} vs {signed(before)} the week before ({_percent(net, before)})"
+    return f"{signed(net)} vs {signed(before)} the week before ({_change(net, before)})"
 
 
 def _member_growth(days: list[DailyStats]) -> str:
@@ -148,7 +165,7 @@ def _member_growth(days: list[DailyStats]) -> str:
     end = next((d.member_count_end for d in reversed(days) if d.member_count_end is not None), None)
     if start is None or end is None:
         return "n/a"
-    return f"{start:,} → {end:,} ({_percent(end, start)})"
+    return f"{start:,} → {end:,} ({_change(end, start)})"
 
 
 def build_weekly_report(days: list[DailyStats], previous: list[DailyStats]) -> Embed:

@@ -208,6 +208,53 @@ async def test_a_ban_is_recorded_as_a_ban_not_also_a_leave(
     assert kinds(root, "2026-11-21") == [("ban", "7")]
 
 
+@pytest.mark.parametrize("ban_first", [True, False], ids=["ban-then-leave", "leave-then-ban"])
+async def test_a_ban_with_its_member_remove_is_marked_as_removing_a_member(
+    recorder: EventRecorder, root: Path, ban_first: bool
+) -> None:
+    """The stored ban says it removed a member, whichever half arrived first; the day's net change is -1."""
+    ban = event(7, NOON_NY, EventKind.BAN)
+    leave = event(7, NOON_NY + timedelta(seconds=2), EventKind.LEAVE)
+    for e in (ban, leave) if ban_first else (leave, ban):
+        recorder.record(e)
+
+    await recorder.stop()
+
+    assert [e["member_removed"] for e in day_file(root, "2026-11-21")["events"]] == [True]
+    assert DailyStats.model_validate(day_file(root, "2026-11-21")).net_change == -1
+
+
+async def test_a_ban_of_someone_who_was_not_a_member_removes_nobody(
+    recorder: EventRecorder, root: Path
+) -> None:
+    """A ban by id with no member-remove is stored as such, and the day's numbers still add up."""
+    recorder.record(event(1, NOON_NY))
+    recorder.record(event(8, NOON_NY + timedelta(seconds=1), EventKind.BAN))
+
+    await recorder.stop()
+
+    stored = DailyStats.model_validate(day_file(root, "2026-11-21"))
+    assert [(e.kind, e.member_removed) for e in stored.events] == [
+        (EventKind.JOIN, None),
+        (EventKind.BAN, False),
+    ]
+    assert (stored.net_change, stored.bans_of_non_members()) == (1, 1)
+
+
+async def test_without_the_members_intent_a_ban_counts_as_removing_a_member(
+    make_settings: Callable[..., Settings], clock: ManualClock, store: CountingStore, root: Path
+) -> None:
+    """No member-remove events come without the members intent, so a ban is taken to remove a member."""
+    settings = make_settings(timezone="America/New_York", members_intent=False)
+    recorder = EventRecorder(settings, clock, DailyHistory(store))
+    recorder.record(event(8, NOON_NY, EventKind.BAN))
+
+    await recorder.stop()
+
+    stored = DailyStats.model_validate(day_file(root, "2026-11-21"))
+    assert ([e.member_removed for e in stored.events], stored.net_change) == ([None], -1)
+
+
 async def test_a_ban_removes_a_leave_already_written_to_disk(
     recorder: EventRecorder, store: CountingStore, root: Path, clock: ManualClock
 ) -> None:

@@ -72,6 +72,24 @@ def test_daily_counts_net_change_and_members(known_day: DailyStats) -> None:
     }
 
 
+def test_a_ban_of_a_non_member_keeps_the_numbers_adding_up() -> None:
+    """5 joins, 1 leave, a member banned and a non-member banned by id: net +3, as 10,001 -> 10,004 says."""
+    events = [ev(EventKind.JOIN, 100 + i) for i in range(5)] + [ev(EventKind.LEAVE, 200)]
+    events += [
+        ev(EventKind.BAN, 300).model_copy(update={"member_removed": True}),
+        ev(EventKind.BAN, 301).model_copy(update={"member_removed": False}),
+    ]
+    day = DailyStats(date=DAY, events=events, member_count_start=10_001, member_count_end=10_004)
+
+    embed = build_daily_report(day)
+
+    assert [embed.field(n) for n in ("Bans", "Net change", "Members")] == [
+        "2 (1 not a member)",
+        "+3",
+        "10,001 → 10,004",
+    ]
+
+
 def test_new_members_are_mentions_with_bots_marked(known_day: DailyStats) -> None:
     """New members are listed as mentions; a bot carries the robot mark."""
     assert build_daily_report(known_day).field("New members") == "<@111>, <@222>, <@333> 🤖"
@@ -176,10 +194,10 @@ def test_weekly_names_the_busiest_day() -> None:
 
 
 def test_weekly_growth_compares_net_change_with_the_week_before() -> None:
-    """Net change is compared in percent with the week before (+37 vs +20 is +85.0%)."""
+    """Net change is compared with the week before as a count and in percent (+37 vs +20 is +17, +85.0%)."""
     embed = build_weekly_report(week(MONDAY, THIS_WEEK), week(MONDAY - timedelta(days=7), LAST_WEEK))
 
-    assert embed.field("Net change vs last week") == "+37 vs +20 the week before (+85.0%)"
+    assert embed.field("Net change vs last week") == "+37 vs +20 the week before (+17, +85.0%)"
 
 
 def test_weekly_growth_is_na_without_a_previous_week() -> None:
@@ -195,7 +213,14 @@ def test_weekly_member_growth_from_first_start_to_last_end() -> None:
     """Member growth goes from the first day's start count to the last day's end count."""
     embed = build_weekly_report(week(MONDAY, THIS_WEEK, start=1_000, end=1_037), [])
 
-    assert embed.field("Member growth") == "1,000 → 1,037 (+3.7%)"
+    assert embed.field("Member growth") == "1,000 → 1,037 (+37, +3.7%)"
+
+
+def test_a_small_growth_shows_the_count_without_a_zero_percent() -> None:
+    """4 new members out of 10,001 read "+4", not "(+0.0%)"."""
+    embed = build_weekly_report(week(MONDAY, THIS_WEEK, start=10_001, end=10_005), [])
+
+    assert embed.field("Member growth") == "10,001 → 10,005 (+4)"
 
 
 def test_weekly_member_growth_is_na_when_counts_are_unknown() -> None:
