@@ -51,6 +51,10 @@ SLOW_LATENCY_MS = 1000.0
 # when many breakers are open and every counter carries a long error.
 MAX_LISTED = 10
 MAX_DESCRIPTION = 500
+# While the published status predates the counters' first names (an hour of "changed never" otherwise),
+# compare again this often; a look costs no request, and the status is published once when they show.
+SETTLING_CHECK = 5.0
+_DUE_TOLERANCE = 0.001  # clock arithmetic rounds; a beat this close to its time is due
 
 
 class HeartbeatState(BaseModel):
@@ -90,7 +94,8 @@ class HeartbeatService:
         self._state_loaded = False
         self._message_id: int | None = None
         self._persisted_id: int | None = None
-        self._loop = Loop("heartbeat", self.beat, clock=clock, interval=settings.heartbeat_interval)
+        self._next_beat_at: float | None = None  # monotonic; None until the first beat
+        self._loop = Loop("heartbeat", self._tick, clock=clock, interval=self._until_next_tick)
         self._log = get_logger(__name__, service="monitoring")
 
     @property
@@ -112,6 +117,23 @@ class HeartbeatService:
         # Not cancel(): ending a beat between post mode's "post new" and "delete previous" would leave two
         # status messages in the channel.
         await self._loop.stop()
+
+    async def _tick(self) -> None:
+        """Beat when the interval is up, or once as soon as the counters first show their values."""
+        now = self._clock.monotonic()
+        due = self._next_beat_at is None or now >= self._next_beat_at - _DUE_TOLERANCE
+        if due or (self._awaiting_counters() and _settled(self._stats.counter_states())):
+            self._next_beat_at = now + self._settings.heartbeat_interval
+            await self.beat()
+
+    def _until_next_tick(self) -> float:
+        """Seconds to the next beat; while the status shows counters not yet renamed, look again sooner."""
+        remaining = max(0.0, (self._next_beat_at or 0.0) - self._clock.monotonic())
+        return min(remaining, SETTLING_CHECK) if self._awaiting_counters() else remaining
+
+    def _awaiting_counters(self) -> bool:
+        """Whether the published status was taken before every counter showed its value."""
+        return self._latest is not None and not _settled(self._latest.counters)
 
     def latest(self) -> HeartbeatSnapshot | None:
         """The figures of the last heartbeat, or None before the first one."""
@@ -293,6 +315,13 @@ class HeartbeatService:
             self._log.warning("heartbeat.state_save_failed", error=f"{type(exc).__name__}: {exc}")
             return
         self._persisted_id = self._message_id
+
+
+def _settled(counters: Iterable[ChannelStats]) -> bool:
+    """Whether each counter shows its newest value (or is paused, which the status explains)."""
+    return all(
+        c.paused_reason is not None or (c.value is not None and c.pending_name is None) for c in counters
+    )
 
 
 def _counter_field(counter: ChannelStats, now: datetime) -> EmbedField:

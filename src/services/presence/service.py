@@ -15,7 +15,7 @@ from src.utils.loop import Loop
 # Discord closes the gateway when a connection sends more than 5 presence updates in 20 seconds.
 PRESENCE_LIMIT = 5
 PRESENCE_WINDOW = 20.0
-RESTARTING_TEXT = "🔄 Restarting..."
+STOPPING_TEXT = "💤 Shutting down"  # a graceful stop; the bot cannot know whether it will be restarted
 ROTATION = (CounterKind.MEMBERS, CounterKind.ONLINE, CounterKind.BANS)
 
 Presence = tuple[str, str | None]
@@ -102,10 +102,10 @@ class PresenceService:
         return await self._set(status, self._next_text(), wait=False)
 
     async def shutting_down(self) -> None:
-        """Stop rotating and show idle "🔄 Restarting..." (waiting for the rate limit if needed)."""
+        """Stop rotating and show idle "💤 Shutting down" (waiting for the rate limit if needed)."""
         self._shutting_down = True
         await self.stop()
-        await self._set("idle", RESTARTING_TEXT, wait=True)
+        await self._set("idle", STOPPING_TEXT, wait=True)
 
     def _next_text(self) -> str | None:
         """Advance the rotation to the next counter with a known value and render its template."""

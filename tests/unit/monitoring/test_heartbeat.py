@@ -200,6 +200,33 @@ async def test_next_interval_edits_the_same_message(
     assert first.at + timedelta(seconds=INTERVAL) == edit.at
 
 
+async def test_status_is_refreshed_once_when_the_counters_first_show(
+    clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
+) -> None:
+    """A status posted before the first renames is edited as soon as they show, not an interval later."""
+    waiting = ChannelStats(
+        kind=CounterKind.MEMBERS, channel_id=101, value=1234, shown_name="Members", pending_name="👥 1,234"
+    )
+    stats.counters = [waiting]
+    service = make_heartbeat(clock, port, store, stats, sampler)
+    await service.start()
+    await settle()
+    [first] = port.of("send")
+    assert first.embed is not None and "Members" in (first.embed.field("Members counter") or "")
+
+    await clock.advance(12)
+    shown_at = clock.now()
+    stats.counters = [waiting.model_copy(update={"shown_name": "👥 1,234", "pending_name": None})]
+    await clock.advance(10)
+    [edit] = port.of("edit")
+    await clock.advance(INTERVAL - 30)
+    await service.stop()
+
+    assert edit.at - shown_at <= timedelta(seconds=10)
+    assert edit.embed is not None and "👥 1,234" in (edit.embed.field("Members counter") or "")
+    assert len(port.of("edit")) == 1  # once: no further early beats once the counters show
+
+
 async def test_restart_edits_the_message_it_persisted(
     tmp_path: Path, clock: ManualClock, port: FakeDiscord, stats: FakeStats, sampler: FakeSampler
 ) -> None:

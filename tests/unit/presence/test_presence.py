@@ -171,10 +171,10 @@ async def test_status_change_alone_is_sent(
     ]
 
 
-async def test_shutting_down_shows_idle_restarting(
+async def test_shutting_down_shows_idle_shutting_down(
     clock: ManualClock, port: FakeDiscord, stats: FakeStats, health: Health
 ) -> None:
-    """shutting_down() sets idle "🔄 Restarting..." at once and stops the rotation."""
+    """shutting_down() sets idle "💤 Shutting down" at once and stops the rotation."""
     service = make_service(clock, port, stats, health)
     await service.start()
     await settle()
@@ -182,10 +182,10 @@ async def test_shutting_down_shows_idle_restarting(
     await service.shutting_down()
     await clock.advance(INTERVAL * 3)
 
-    assert (port.updates[-1].status, port.updates[-1].text) == ("idle", "🔄 Restarting...")
+    assert (port.updates[-1].status, port.updates[-1].text) == ("idle", "💤 Shutting down")
     assert port.updates[-1].at == 0
     assert len(port.updates) == 2
-    assert service.current() == ("idle", "🔄 Restarting...")
+    assert service.current() == ("idle", "💤 Shutting down")
 
 
 async def test_shutting_down_waits_for_the_rate_limit(
@@ -203,7 +203,7 @@ async def test_shutting_down_waits_for_the_rate_limit(
     await clock.advance(20)
     await shutdown
 
-    assert port.updates[-1].text == "🔄 Restarting..."
+    assert port.updates[-1].text == "💤 Shutting down"
     assert port.updates[-1].at == 20
 
 
