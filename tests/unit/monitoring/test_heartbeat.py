@@ -212,7 +212,8 @@ async def test_status_is_refreshed_once_when_the_counters_first_show(
     await service.start()
     await settle()
     [first] = port.of("send")
-    assert first.embed is not None and "Members" in (first.embed.field("Members counter") or "")
+    assert first.embed is not None
+    assert "Members" in (first.embed.field("Members counter") or "")
 
     await clock.advance(12)
     shown_at = clock.now()
@@ -223,7 +224,8 @@ async def test_status_is_refreshed_once_when_the_counters_first_show(
     await service.stop()
 
     assert edit.at - shown_at <= timedelta(seconds=10)
-    assert edit.embed is not None and "👥 1,234" in (edit.embed.field("Members counter") or "")
+    assert edit.embed is not None
+    assert "👥 1,234" in (edit.embed.field("Members counter") or "")
     assert len(port.of("edit")) == 1  # once: no further early beats once the counters show
 
 
