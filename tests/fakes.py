@@ -11,7 +11,7 @@ from typing import Any
 from src.core.config import Settings, load_settings
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
-from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts
 from tests.clock import ManualClock
 
 GUILD = 42
@@ -71,6 +71,8 @@ class FakeDiscord:
         self.counts_errors: list[Exception] = []
         self.gateway_members: int | None = 1234
         self.bans = 89
+        self.during_count: Callable[[], None] | None = None
+        self.paged_up_to = 5_000  # the user id the first page of a scripted count reaches
         self.calls: list[Call] = []
         self.messages: dict[int, tuple[int, Embed]] = {}
         self.fail_sends = 0
@@ -96,7 +98,13 @@ class FakeDiscord:
             raise self.counts_errors.pop(0)
         return self.counts
 
-    async def count_bans(self) -> int:
+    async def count_bans(self, on_page: Callable[[int], None] | None = None) -> int:
+        """Count the bans; `during_count` (if set) runs between the first page and the last, as events do."""
+        if self.during_count is not None and on_page is not None:
+            on_page(self.paged_up_to)
+            self.during_count()
+        if on_page is not None:
+            on_page(ALL_USER_IDS)
         return self.bans
 
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -13,7 +13,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from src.core.bot import WatchedGuild
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.types.models import Embed
-from src.types.ports import ChannelInfo, ChannelKind, GuildCounts
+from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger, timed_call
 
@@ -120,7 +120,7 @@ class DiscordAdapter:
         )
 
     @timed_call("discord.count_bans")
-    async def count_bans(self) -> int:
+    async def count_bans(self, on_page: Callable[[int], None] | None = None) -> int:
         """Count every ban by paging raw JSON, without building a User object per ban."""
         total, after = 0, None
         while True:
@@ -129,8 +129,12 @@ class DiscordAdapter:
             page = await self._ban_page_with_retries(after)
             total += len(page)
             if len(page) < BAN_PAGE:
+                if on_page is not None:
+                    on_page(ALL_USER_IDS)
                 return total
             after = max(int(entry["user"]["id"]) for entry in page)
+            if on_page is not None:
+                on_page(after)
 
     async def _ban_page_with_retries(self, after: int | None) -> list[Any]:
         """Fetch one ban page, retrying an outage (not a refusal) a few times with backoff."""

@@ -36,6 +36,7 @@ class GatewayEvents:
     async def guild_ready(self, guild: discord.Guild) -> None:
         """Start services on the first session; re-count bans after every later fresh session."""
         self._connection(True)
+        self._recorder.new_session()  # only a RESUME replays events, never a fresh session
         self._observe(guild.member_count)
         if self._started:
             # A fresh IDENTIFY may have missed ban events while the bot was away.
@@ -48,9 +49,9 @@ class GatewayEvents:
         """Record the event and move the counters it affects."""
         self._recorder.record(event)
         if event.kind is EventKind.BAN:
-            self._counters.adjust_bans(+1)
+            self._counters.adjust_bans(+1, int(event.member_id))
         elif event.kind is EventKind.UNBAN:
-            self._counters.adjust_bans(-1)
+            self._counters.adjust_bans(-1, int(event.member_id))
         self._observe(member_count)
 
     def connection_changed(self, connected: bool) -> None:

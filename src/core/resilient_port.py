@@ -68,9 +68,9 @@ class ResilientDiscord:
         """Approximate counts (never cached: `/counters refresh` promises a fresh read)."""
         return await self._guarded(self._inner.fetch_counts)
 
-    async def count_bans(self) -> int:
-        """Count every ban."""
-        return await self._guarded(self._inner.count_bans)
+    async def count_bans(self, on_page: Callable[[int], None] | None = None) -> int:
+        """Count every ban, reporting the progress of the paging."""
+        return await self._guarded(lambda: self._inner.count_bans(on_page))
 
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:
         """Fetch a channel with the bot's permissions in it."""

@@ -32,6 +32,9 @@ class MemberEvent(BaseModel):
     display_name: str | None = None
     timestamp: datetime
     bot: bool = False
+    # For a join: when Discord says the member joined. A join delivered twice (a RESUME replaying it) has
+    # the same member and joined_at, which is what makes it the same join.
+    joined_at: datetime | None = None
     # For a ban: whether the banned user was a member (a member-remove came with the ban). A ban by id of
     # someone who never joined removes nobody. None when unknown (without the members intent, or old data).
     member_removed: bool | None = None

@@ -66,6 +66,9 @@ class GuildCounts:
     online: int
 
 
+ALL_USER_IDS = 2**64 - 1  # Discord ids are 64-bit snowflakes: a cursor past every one
+
+
 class DiscordPort(Protocol):
     """The narrow slice of Discord the services use. Errors are `src.core.exceptions.DiscordPortError`s."""
 
@@ -85,8 +88,12 @@ class DiscordPort(Protocol):
         """Fetch approximate member and online counts."""
         ...
 
-    async def count_bans(self) -> int:
-        """Page through every ban and return how many there are."""
+    async def count_bans(self, on_page: Callable[[int], None] | None = None) -> int:
+        """Page through every ban and return how many there are.
+
+        After each page, `on_page(covered)` says every ban of a user id up to `covered` has been counted
+        (the ban list is paged in ascending user id); after the last page `covered` is `ALL_USER_IDS`.
+        """
         ...
 
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:

@@ -15,6 +15,7 @@ from src.core import discord_adapter
 from src.core.bot import WatchedGuild
 from src.core.discord_adapter import DiscordAdapter, _ban_page_wait, translate_errors
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
+from src.types.ports import ALL_USER_IDS
 from src.utils.backoff import Backoff
 
 GUILD_ID = 42
@@ -102,6 +103,13 @@ def failed_attempt(attempt: int, error: BaseException) -> RetryCallState:
 async def test_count_bans_adds_up_every_page() -> None:
     """Three pages of 1000, 1000 and 5 bans count as 2005."""
     assert await adapter_for(FakeHttp(THREE_PAGES)).count_bans() == 2005
+
+
+async def test_count_bans_reports_how_far_the_pages_have_got() -> None:
+    """After each page the highest user id counted is reported; after the last, every id is covered."""
+    covered: list[int] = []
+    await adapter_for(FakeHttp(THREE_PAGES)).count_bans(covered.append)
+    assert covered == [1000, 2000, ALL_USER_IDS]
 
 
 async def test_failed_middle_page_is_retried_alone() -> None:

@@ -23,6 +23,27 @@ RETRY_BASE = 5.0  # first wait after a transient failure; doubles up to settings
 BANS_FIX = "give the bot the Ban Members permission so it can count bans"
 
 
+class _BanPaging:
+    """A ban count in progress: how far the pages have got, and the events they will not include.
+
+    The ban list is paged in ascending user id. A ban or unban of a user id already paged changed the list
+    behind the count; one of a user id still ahead will be in (or out of) a later page anyway.
+    """
+
+    def __init__(self) -> None:
+        self.covered = -1  # every ban of a user id up to this one has been counted
+        self.missed = 0
+
+    def advance(self, covered: int) -> None:
+        """Note that the pages have counted every ban up to user id `covered`."""
+        self.covered = max(self.covered, covered)
+
+    def note(self, delta: int, user_id: int) -> None:
+        """Remember a ban (+1) or unban (-1) the pages already read could not include."""
+        if user_id <= self.covered:
+            self.missed += delta
+
+
 class CounterService:
     """Owns the member, online and ban counts and keeps the three counter channels' names current."""
 
@@ -83,6 +104,7 @@ class CounterService:
             backoff=backoff,
             on_error=self._baseline_failed,
         )
+        self._paging: _BanPaging | None = None  # the ban count in progress, if any
         self._started = False
         self._log = get_logger(__name__, service="stats")
 
@@ -131,13 +153,13 @@ class CounterService:
         """Set the ban count from a full count of the ban list."""
         self._workers[CounterKind.BANS].set_value(max(0, count))
 
-    def adjust_bans(self, delta: int) -> None:
-        """Follow a ban (+1) or unban (-1) event; ignored until the first baseline is known."""
+    def adjust_bans(self, delta: int, user_id: int) -> None:
+        """Follow a ban (+1) or unban (-1) of `user_id`, also while the ban list is being paged."""
+        if self._paging is not None:
+            self._paging.note(delta, user_id)
         worker = self._workers[CounterKind.BANS]
-        if worker.value is None:
-            # The baseline being paged right now will include this ban or unban.
-            return
-        worker.set_value(max(0, worker.value + delta))
+        if worker.value is not None:
+            worker.set_value(max(0, worker.value + delta))
 
     async def refresh_counts(self) -> None:
         """Re-read online (and, without the members intent, members) from Discord's approximate counts."""
@@ -151,8 +173,13 @@ class CounterService:
             self.set_member_count(counts.members)
 
     async def rebaseline_bans(self) -> None:
-        """Count the ban list from scratch and show that count."""
-        count = await self._port.count_bans()
+        """Count the ban list from scratch and show that count, with the bans and unbans paging missed."""
+        paging = self._paging = _BanPaging()
+        try:
+            count = await self._port.count_bans(paging.advance)
+        finally:
+            self._paging = None
+        count += paging.missed
         self.set_ban_count(count)
         self._log.info("counter.bans_rebaselined", counter=CounterKind.BANS.value, count=count)
 

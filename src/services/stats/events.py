@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from src.core.config import Settings
 from src.core.exceptions import StoreError
 from src.services.stats.history import DailyHistory
+from src.services.stats.replay_guard import ReplayGuard
 from src.types.models import SCHEMA_VERSION, DailyStats, EventKind, MemberEvent
 from src.types.ports import Clock
 from src.utils.backoff import Backoff
@@ -26,6 +27,7 @@ BAN_MATCH_WINDOW = timedelta(seconds=10)
 # finds the ban that swallowed its leave.
 _MATCH_MEMORY = timedelta(hours=1)
 RETENTION_CHECK_INTERVAL = 24 * 3600.0
+_REPLAY_MEMORY = timedelta(days=1)  # far longer than Discord keeps a session resumable
 
 EventKey = tuple[EventKind, str, datetime]
 
@@ -36,8 +38,9 @@ def as_utc(ts: datetime) -> datetime:
 
 
 def event_key(event: MemberEvent) -> EventKey:
-    """What makes two events the same event: kind, member and instant."""
-    return (event.kind, event.member_id, as_utc(event.timestamp))
+    """What makes two events the same event: kind, member and instant (for a join, when it joined)."""
+    instant = event.joined_at if event.kind is EventKind.JOIN and event.joined_at else event.timestamp
+    return (event.kind, event.member_id, as_utc(instant))
 
 
 def reconcile(events: Iterable[MemberEvent], window: timedelta = BAN_MATCH_WINDOW) -> list[MemberEvent]:
@@ -119,6 +122,7 @@ class EventRecorder:
         # member id -> recent ban instants / (instant, day, key) of recent leaves, for ban/leave matching
         self._bans: dict[str, list[datetime]] = {}
         self._leaves: dict[str, list[tuple[datetime, date, EventKey]]] = {}
+        self._replays = ReplayGuard()
         self._lock = asyncio.Lock()
         self._next_flush_at = 0.0  # monotonic: batches are at least flush_interval apart
         self._started = False
@@ -149,9 +153,10 @@ class EventRecorder:
         key = event_key(event)
         member_id, ts = key[1], key[2]
         day = self._day(ts.astimezone(self._zone).date())
-        if key in day.events:
+        if key in day.events or self._replays.is_replay(event.kind, member_id):
             self._log.debug("events.duplicate", kind=str(event.kind), member_id=member_id)
             return
+        self._replays.note(event.kind, member_id, ts)
         if event.kind is EventKind.LEAVE and self._mark_ban_near(member_id, ts):
             self._log.info("events.leave_was_ban", member_id=member_id)
             return
@@ -166,6 +171,10 @@ class EventRecorder:
             self._leaves.setdefault(member_id, []).append((ts, day.date, key))
         day.events[key] = event
         self._touch(day, pending=1)
+
+    def new_session(self) -> None:
+        """A fresh gateway session began: nothing from before it can be replayed any more."""
+        self._replays.new_session()
 
     def observe_member_count(self, count: int) -> None:
         """Note the current member count: the day's first observation is its start, the latest its end."""
@@ -331,6 +340,8 @@ class EventRecorder:
             self._log.error("events.flush_error", error=repr(exc), retry_in=retry_in, exc_info=exc)
 
     async def _prune(self) -> None:
+        """Delete day files past RETENTION_DAYS and forget replay memory older than a day."""
+        self._replays.forget_before(self._clock.now() - _REPLAY_MEMORY)
         try:
             await self._history.prune(self._local_today(), self._settings.retention_days)
         except Exception:

@@ -235,7 +235,7 @@ async def test_rate_limit_delays_only_that_channel_and_retry_carries_newest_valu
     service = await started(make_service(), clock)
     port.rename_errors[MEMBERS] = [RateLimitedError(120.0)]
     await clock.advance(1)
-    service.adjust_bans(+1)
+    service.adjust_bans(+1, 7)
     await members_change(service, port, 1300)
     await advance_to(clock, 350)
     await members_change(service, port, 1400)
@@ -334,7 +334,7 @@ async def test_rename_rejected_with_403_pauses_after_one_attempt(
     with capture_logs() as logs:
         service = await started(make_service(), clock)
         for _ in range(20):
-            service.adjust_bans(+1)
+            service.adjust_bans(+1, 7)
             await clock.advance(300)
     [paused] = events(logs, "counter.paused")
     assert paused["reason"] == "rename_rejected"
@@ -555,9 +555,9 @@ async def test_ban_baseline_from_count_bans_then_events(
     """Bans start at count_bans() and follow +1/-1 events."""
     port.bans = 89
     service = await started(make_service(), clock)
-    service.adjust_bans(+1)
-    service.adjust_bans(+1)
-    service.adjust_bans(-1)
+    service.adjust_bans(+1, 7)
+    service.adjust_bans(+1, 7)
+    service.adjust_bans(-1, 7)
     assert service.current_counts()[CounterKind.BANS] == 90
     await clock.advance(300)
     assert port.name(BANS) == "🔨 Bans: 90"
@@ -568,10 +568,36 @@ async def test_rebaseline_bans_replaces_the_followed_count(
 ) -> None:
     """After a fresh gateway session the ban count is counted again from scratch."""
     service = await started(make_service(), clock)
-    service.adjust_bans(+5)
+    service.adjust_bans(+5, 7)
     port.bans = 91
     await service.rebaseline_bans()
     assert service.current_counts()[CounterKind.BANS] == 91
+
+
+@pytest.mark.parametrize(
+    ("kind", "user_id", "expected"),
+    [
+        ("ban", 1_000, 90),  # already paged: the count missed it
+        ("ban", 9_000, 89),  # still ahead: its page will count it (port.bans already says 89)
+        ("unban", 1_000, 88),
+        ("unban", 9_000, 89),
+    ],
+    ids=["ban-behind", "ban-ahead", "unban-behind", "unban-ahead"],
+)
+async def test_a_ban_while_the_list_is_paged_is_merged_into_the_new_count(
+    make_service: Callable[..., CounterService],
+    port: FakeDiscord,
+    clock: ManualClock,
+    kind: str,
+    user_id: int,
+    expected: int,
+) -> None:
+    """A ban or unban arriving between two ban pages is counted exactly once in the re-baselined count."""
+    service = await started(make_service(), clock)
+    port.paged_up_to = 5_000
+    port.during_count = lambda: service.adjust_bans(+1 if kind == "ban" else -1, user_id)
+    await service.rebaseline_bans()
+    assert service.current_counts()[CounterKind.BANS] == expected
 
 
 async def test_ban_events_before_the_baseline_are_left_to_it(
@@ -579,7 +605,7 @@ async def test_ban_events_before_the_baseline_are_left_to_it(
 ) -> None:
     """A ban before the first count is known does not invent a count of 1."""
     service = make_service()
-    service.adjust_bans(+1)
+    service.adjust_bans(+1, 7)
     assert service.current_counts()[CounterKind.BANS] is None
 
 

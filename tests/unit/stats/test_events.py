@@ -414,3 +414,80 @@ async def test_start_prunes_days_older_than_the_retention(recorder: EventRecorde
     await recorder.stop()
 
     assert await history.stored_dates() == [date(2025, 10, 18)]
+
+
+# --- replays: each event recorded once -------------------------------------------------------------------
+
+
+def joined(member_id: int, at: datetime, joined_at: datetime) -> MemberEvent:
+    """A join delivered at `at` for a member Discord says joined at `joined_at`."""
+    return event(member_id, at).model_copy(update={"joined_at": joined_at})
+
+
+async def test_a_join_delivered_twice_is_recorded_once(recorder: EventRecorder, root: Path) -> None:
+    """The same member and joined_at, delivered again a minute later (a RESUME replay), is one join."""
+    recorder.record(joined(1, NOON_NY, NOON_NY))
+    recorder.record(joined(1, NOON_NY + timedelta(minutes=1), NOON_NY))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1")]
+
+
+async def test_a_rejoin_is_a_new_join(recorder: EventRecorder, root: Path) -> None:
+    """Join, leave, join again (a new joined_at): two joins and a leave."""
+    recorder.record(joined(1, NOON_NY, NOON_NY))
+    recorder.record(event(1, NOON_NY + timedelta(minutes=1), EventKind.LEAVE))
+    recorder.record(joined(1, NOON_NY + timedelta(minutes=2), NOON_NY + timedelta(minutes=2)))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1"), ("leave", "1"), ("join", "1")]
+
+
+@pytest.mark.parametrize("kind", [EventKind.LEAVE, EventKind.BAN, EventKind.UNBAN])
+async def test_the_same_event_again_with_nothing_between_is_a_replay(
+    recorder: EventRecorder, root: Path, kind: EventKind
+) -> None:
+    """A leave, ban or unban repeated 30 s later, with no opposite event between, is recorded once."""
+    recorder.record(event(1, NOON_NY, kind))
+    recorder.record(event(1, NOON_NY + timedelta(seconds=30), kind))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [(kind.value, "1")]
+
+
+async def test_an_opposite_event_between_makes_the_repeat_real(recorder: EventRecorder, root: Path) -> None:
+    """Ban, unban, ban again: two bans and an unban are recorded."""
+    for minute, kind in enumerate((EventKind.BAN, EventKind.UNBAN, EventKind.BAN)):
+        recorder.record(event(1, NOON_NY + timedelta(minutes=minute), kind))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("ban", "1"), ("unban", "1"), ("ban", "1")]
+
+
+async def test_a_fresh_session_forgets_what_could_be_replayed(recorder: EventRecorder, root: Path) -> None:
+    """After a fresh gateway session a second leave is real: the join between may have been missed."""
+    recorder.record(event(1, NOON_NY, EventKind.LEAVE))
+    recorder.new_session()
+    recorder.record(event(1, NOON_NY + timedelta(hours=2), EventKind.LEAVE))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("leave", "1"), ("leave", "1")]
+
+
+async def test_a_replayed_join_after_midnight_stays_on_the_day_it_happened(
+    recorder: EventRecorder, root: Path
+) -> None:
+    """A join at 23:59:59 replayed after midnight is filed once, on the day the member joined."""
+    before_midnight = datetime(2026, 11, 22, 4, 59, 59, tzinfo=UTC)  # 23:59:59 in New York
+    recorder.record(joined(1, before_midnight, before_midnight))
+    recorder.record(joined(1, before_midnight + timedelta(seconds=5), before_midnight))
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1")]
+    assert not (root / "events" / "2026-11-22.json").exists()
