@@ -11,7 +11,7 @@ from typing import Any
 from src.core.config import Settings, load_settings
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
-from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts
+from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts, PostedMessage
 from tests.clock import ManualClock
 
 GUILD = 42
@@ -75,6 +75,7 @@ class FakeDiscord:
         self.paged_up_to = 5_000  # the user id the first page of a scripted count reaches
         self.calls: list[Call] = []
         self.messages: dict[int, tuple[int, Embed]] = {}
+        self.nonces: dict[str, int] = {}
         self.fail_sends = 0
         self.updates: list[PresenceCall] = []
         self.fail_presence = 0
@@ -132,14 +133,24 @@ class FakeDiscord:
         return [(t, name) for t, cid, name in self.renames if cid == channel_id]
 
     # --- messages --------------------------------------------------------------------------------------
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
         self.calls.append(Call("send", self.clock.now(), channel_id, None, embed))
         if self.fail_sends:
             self.fail_sends -= 1
             raise TransientDiscordError("503 Service Unavailable")
+        if nonce is not None and nonce in self.nonces:
+            return self.nonces[nonce]  # enforce_nonce: Discord answers with the message already posted
         self._next_id += 1
         self.messages[self._next_id] = (channel_id, embed)
+        if nonce is not None:
+            self.nonces[nonce] = self._next_id
         return self._next_id
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        mine = [(mid, embed) for mid, (cid, embed) in self.messages.items() if cid == channel_id]
+        return [PostedMessage(mid, True, (embed.title,)) for mid, embed in reversed(mine)][:limit]
 
     async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
         self.calls.append(Call("edit", self.clock.now(), channel_id, message_id, embed))

@@ -13,7 +13,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from src.core.bot import WatchedGuild
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.types.models import Embed
-from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts
+from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts, PostedMessage
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger, timed_call
 
@@ -186,11 +186,31 @@ class DiscordAdapter:
         async with translate_errors("rename channel", channel_id):
             await self._client.http.edit_channel(channel_id, name=name)
 
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
-        """Post an embed and return the new message's id."""
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
+        """Post an embed and return the message's id (with a nonce, Discord posts it at most once)."""
+        channel = self._messageable(channel_id)
         async with translate_errors("send message", channel_id):
-            message = await self._messageable(channel_id).send(content=content, embed=to_discord_embed(embed))
+            if nonce is None:
+                message = await channel.send(content=content, embed=to_discord_embed(embed))
+            else:  # discord.py sends `enforce_nonce` with every nonce
+                message = await channel.send(content=content, embed=to_discord_embed(embed), nonce=nonce)
         return message.id
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        """Read the newest messages as raw JSON (no Message objects), newest first."""
+        async with translate_errors("read messages", channel_id):
+            data = cast(list[dict[str, Any]], await self._client.http.logs_from(channel_id, limit))
+        me = self._client.user.id if self._client.user else None
+        return [
+            PostedMessage(
+                message_id=int(item["id"]),
+                by_me=me is not None and int(item.get("author", {}).get("id", 0)) == me,
+                titles=tuple(str(e.get("title", "")) for e in item.get("embeds", []) if isinstance(e, dict)),
+            )
+            for item in data
+        ]
 
     async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
         """Edit a message in place; False when it was deleted."""

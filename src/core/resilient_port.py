@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from src.core.exceptions import CircuitOpenError, TransientDiscordError
 from src.types.models import Embed
-from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts
+from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts, PostedMessage
 from src.utils.breaker import BreakerRegistry
 
 T = TypeVar("T")
@@ -80,9 +80,15 @@ class ResilientDiscord:
         """Rename a channel."""
         await self._guarded(lambda: self._inner.rename_channel(channel_id, name))
 
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
         """Post an embed."""
-        return await self._guarded(lambda: self._inner.send_message(channel_id, embed, content))
+        return await self._guarded(lambda: self._inner.send_message(channel_id, embed, content, nonce=nonce))
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        """Read a channel's newest messages."""
+        return await self._guarded(lambda: self._inner.recent_messages(channel_id, limit))
 
     async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:
         """Edit a message in place."""

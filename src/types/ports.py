@@ -59,6 +59,15 @@ class ChannelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """A message already in a channel, as far as deciding whether a report was posted needs."""
+
+    message_id: int
+    by_me: bool  # posted by this bot
+    titles: tuple[str, ...]  # its embeds' titles
+
+
+@dataclass(frozen=True, slots=True)
 class GuildCounts:
     """Approximate counts from `GET /guilds/{id}?with_counts=true` (no privileged intent needed)."""
 
@@ -104,8 +113,18 @@ class DiscordPort(Protocol):
         """Rename a channel; raises RateLimitedError on a 429 instead of waiting."""
         ...
 
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
-        """Post an embed and return the new message's id."""
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
+        """Post an embed and return the message's id.
+
+        With a `nonce`, Discord refuses to post the same nonce twice within a few minutes and answers with
+        the message already posted (`enforce_nonce`).
+        """
+        ...
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        """Return the newest `limit` messages of a channel, newest first."""
         ...
 
     async def edit_message(self, channel_id: int, message_id: int, embed: Embed) -> bool:

@@ -22,6 +22,7 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import Embed, EventKind, MemberEvent
+from src.types.ports import PostedMessage
 from src.utils.store import AtomicJsonStore
 from tests.clock import ManualClock
 from tests.fakes import MemoryStore
@@ -59,12 +60,20 @@ class UnpostableChannel:
         self.failed = 0
         self.posted: list[str] = []
 
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
         if self.failing:
             self.failed += 1
             raise TransientDiscordError("503 Service Unavailable")
         self.posted.append(embed.title)
         return len(self.posted)
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        if self.failing:
+            self.failed += 1
+            raise TransientDiscordError("503 Service Unavailable")
+        return []
 
 
 async def _settle(condition: Callable[[], bool]) -> None:
@@ -117,6 +126,7 @@ async def test_report_loop_outlives_a_day_long_posting_outage(
         for _ in range(FAILURES):
             await _settle(lambda: clock.pending_sleepers == 1)
             await clock.advance(BACKOFF_CAP + 1)
+        await _settle(lambda: port.failed >= FAILURES)  # the last try writes its intent to disk first
         assert port.failed >= FAILURES
 
         port.failing = False

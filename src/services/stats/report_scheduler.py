@@ -25,16 +25,31 @@ from src.utils.loop import Loop
 STATE_FILE = "state/reports.json"
 STATE_SCHEMA_VERSION = 1
 CATCH_UP_DAYS = 7
+RECENT_MESSAGES = 100  # how far back the stats channel is searched for a report posted already
 _MAX_SLEEP = 3600.0  # re-check the clock at least hourly, so a suspended host cannot oversleep a report
 _WAKE_MARGIN = 0.5  # wake just after the due instant, never a hair before it
 
 
+class Posting(BaseModel):
+    """A report about to be posted: written down before the POST, cleared once the post is recorded."""
+
+    report: str  # "daily" or "weekly"
+    day: date
+    nonce: str
+
+
 class ReportState(BaseModel):
-    """The newest daily report day and weekly report end day that were posted."""
+    """The newest daily report day and weekly report end day that were posted, and a post in flight."""
 
     schema_version: int = STATE_SCHEMA_VERSION
     last_daily: date | None = None
     last_weekly: date | None = None
+    posting: Posting | None = None
+
+
+def report_nonce(report: str, day: date) -> str:
+    """Return the nonce of one report: the same for every attempt, so Discord posts it at most once."""
+    return f"statsbot-{report}-{day:%Y%m%d}"  # at most 25 characters, as Discord requires
 
 
 class _ReportsPending(Exception):
@@ -104,17 +119,33 @@ class ReportScheduler:
         return build_weekly_report(days, previous)
 
     async def post_daily(self, d: date) -> int:
-        """Post day `d`'s report to the stats channel and return the message id (state is not touched)."""
-        message_id = await self._port.send_message(self._settings.stats_channel_id, await self.build_daily(d))
-        self._log.info("report.posted", report="daily", day=d.isoformat(), message_id=message_id)
-        return message_id
+        """Post day `d`'s report unless it is in the stats channel already; return its message id."""
+        return await self._post_once("daily", d, await self.build_daily(d))
 
     async def post_weekly(self, end: date) -> int:
-        """Post the weekly report ending with `end` and return the message id (state is not touched)."""
-        message_id = await self._port.send_message(
-            self._settings.stats_channel_id, await self.build_weekly(end)
-        )
-        self._log.info("report.posted", report="weekly", day=end.isoformat(), message_id=message_id)
+        """Post the weekly report ending with `end` unless it is posted already; return its message id."""
+        return await self._post_once("weekly", end, await self.build_weekly(end))
+
+    async def _post_once(self, report: str, d: date, embed: Embed) -> int:
+        """Post `embed` at most once, whatever crashed or was restored since the last try.
+
+        The intent is written down first; a report already in the channel (a crash after the POST, a state
+        file restored from an older backup, `report --post` by hand) is not posted again; and the nonce
+        makes Discord itself refuse a second post of it for a few minutes.
+        """
+        channel_id = self._settings.stats_channel_id
+        nonce = report_nonce(report, d)
+        state = await self._load_state()
+        state.posting = Posting(report=report, day=d, nonce=nonce)
+        await self._save_state()
+        for message in await self._port.recent_messages(channel_id, RECENT_MESSAGES):
+            if message.by_me and embed.title in message.titles:
+                self._log.info(
+                    "report.already_posted", report=report, day=d.isoformat(), message_id=message.message_id
+                )
+                return message.message_id
+        message_id = await self._port.send_message(channel_id, embed, nonce=nonce)
+        self._log.info("report.posted", report=report, day=d.isoformat(), message_id=message_id)
         return message_id
 
     def next_due(self, now: datetime) -> datetime:
@@ -145,13 +176,13 @@ class ReportScheduler:
         while d <= latest_day:
             if not await self._post("daily", d, self.post_daily):
                 return False
-            state.last_daily = d
+            state.last_daily, state.posting = d, None
             await self._save_state()
             d += timedelta(days=1)
         if latest_week_end > state.last_weekly:
             if not await self._post("weekly", latest_week_end, self.post_weekly):
                 return False
-            state.last_weekly = latest_week_end
+            state.last_weekly, state.posting = latest_week_end, None
             await self._save_state()
         return True
 
@@ -182,6 +213,11 @@ class ReportScheduler:
         if not self._state_loaded:
             self._state = await self._store.read(STATE_FILE, validate=ReportState.model_validate)
             self._state_loaded = True
+            if self._state is not None and self._state.posting is not None:
+                # The last run stopped between deciding to post and recording the post: the channel says
+                # whether it got there, before anything is posted again.
+                posting = self._state.posting
+                self._log.info("report.post_interrupted", report=posting.report, day=posting.day.isoformat())
         if self._state is None:
             self._state = ReportState()
         return self._state

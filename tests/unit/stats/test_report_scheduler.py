@@ -18,6 +18,7 @@ from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.types.models import DailyStats, Embed, EventKind, MemberEvent
+from src.types.ports import PostedMessage
 from src.utils.store import AtomicJsonStore
 from tests.clock import ManualClock
 
@@ -32,8 +33,11 @@ class FakePort:
         self.posts: list[tuple[int, Embed]] = []
         self.fail_sends = 0
         self.explode_sends = 0
+        self.nonces: list[str | None] = []
 
-    async def send_message(self, channel_id: int, embed: Embed, content: str | None = None) -> int:
+    async def send_message(
+        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+    ) -> int:
         if self.explode_sends:
             self.explode_sends -= 1
             raise RuntimeError("a bug in the adapter")
@@ -41,7 +45,16 @@ class FakePort:
             self.fail_sends -= 1
             raise TransientDiscordError("503 Service Unavailable")
         self.posts.append((channel_id, embed))
+        self.nonces.append(nonce)
         return 9000 + len(self.posts)
+
+    async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
+        posted = [
+            PostedMessage(9001 + i, True, (e.title,))
+            for i, (c, e) in enumerate(self.posts)
+            if c == channel_id
+        ]
+        return list(reversed(posted))[:limit]
 
     @property
     def titles(self) -> list[str]:
@@ -190,7 +203,12 @@ async def test_a_first_start_posts_no_backlog(settings: Settings, root: Path, po
     await parked(clock)
 
     assert port.posts == []
-    assert state(root) == {"schema_version": 1, "last_daily": "2026-11-23", "last_weekly": "2026-11-17"}
+    assert state(root) == {
+        "schema_version": 1,
+        "last_daily": "2026-11-23",
+        "last_weekly": "2026-11-17",
+        "posting": None,
+    }
     await scheduler.stop()
 
 
@@ -302,3 +320,78 @@ async def test_post_daily_posts_a_chosen_day_and_returns_the_message_id(
 
     assert message_id == 9001
     assert port.titles == [daily(date(2026, 11, 2))]
+
+
+# --- each report posted once, whatever crashed -------------------------------------------------------
+
+
+def write_state(root: Path, **fields: Any) -> None:
+    """Put a reports state file in place, as a previous run (or a restored backup) left it."""
+    (root / "state").mkdir(parents=True, exist_ok=True)
+    document = {"schema_version": 1, "last_weekly": "2026-11-17", "posting": None, **fields}
+    (root / "state" / "reports.json").write_text(json.dumps(document))
+
+
+async def test_a_report_is_sent_with_its_stable_nonce(settings: Settings, root: Path, port: FakePort) -> None:
+    """The POST carries the report's nonce, so Discord itself refuses a second post of it."""
+    scheduler, clock = scheduler_at(settings, root, port, FRIDAY_2300_NY)
+    await scheduler.start()
+    await parked(clock)
+    await advance_to(clock, FRIDAY_2300_NY + timedelta(hours=1, seconds=1))
+    await scheduler.stop()
+
+    assert port.nonces == ["statsbot-daily-20261120"]
+
+
+async def test_a_crash_after_the_post_does_not_post_it_again(
+    settings: Settings, root: Path, port: FakePort
+) -> None:
+    """The state says a post was in flight; the channel has the report: it is recorded, not re-posted."""
+    port.posts.append((STATS_CHANNEL, Embed(title=daily(date(2026, 11, 20)))))
+    write_state(
+        root,
+        last_daily="2026-11-19",
+        posting={"report": "daily", "day": "2026-11-20", "nonce": "statsbot-daily-20261120"},
+    )
+    scheduler, clock = scheduler_at(settings, root, port, FRIDAY_2300_NY + timedelta(hours=2))
+    with capture_logs() as logs:
+        await scheduler.start()
+        await parked(clock)
+    await scheduler.stop()
+
+    assert port.titles == [daily(date(2026, 11, 20))]
+    assert (state(root)["last_daily"], state(root)["posting"]) == ("2026-11-20", None)
+    assert [e["event"] for e in logs if e["event"].startswith("report.")] == [
+        "report.post_interrupted",
+        "report.already_posted",
+    ]
+
+
+async def test_a_state_restored_from_an_older_backup_posts_nothing_twice(
+    settings: Settings, root: Path, port: FakePort
+) -> None:
+    """A state file two days behind the channel: the day already in the channel is not posted again."""
+    port.posts.append((STATS_CHANNEL, Embed(title=daily(date(2026, 11, 19)))))
+    write_state(root, last_daily="2026-11-18")
+    scheduler, clock = scheduler_at(settings, root, port, FRIDAY_2300_NY + timedelta(hours=2))
+    await scheduler.start()
+    await parked(clock)
+    await scheduler.stop()
+
+    assert port.titles == [daily(date(2026, 11, 19)), daily(date(2026, 11, 20))]
+    assert state(root)["last_daily"] == "2026-11-20"
+
+
+async def test_a_report_posted_by_hand_is_not_posted_again_at_report_time(
+    settings: Settings, root: Path, port: FakePort
+) -> None:
+    """`report --post` put the day in the channel before midnight: the scheduler posts nothing more."""
+    scheduler, clock = scheduler_at(settings, root, port, FRIDAY_2300_NY)
+    await scheduler.start()
+    await parked(clock)
+    port.posts.append((STATS_CHANNEL, Embed(title=daily(date(2026, 11, 20)))))  # what report --post does
+    await advance_to(clock, FRIDAY_2300_NY + timedelta(hours=1, seconds=1))
+    await scheduler.stop()
+
+    assert port.titles == [daily(date(2026, 11, 20))]
+    assert state(root)["last_daily"] == "2026-11-20"
