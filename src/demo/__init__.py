@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import os
 import signal
 import sys
@@ -16,9 +15,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from src.demo.harness import BotRun, sandbox_settings
-from src.demo.scenario import simulate
-from src.demo.view import CLEAR, Screen, embed_lines, presence_text, render
+from src.demo.scenario import Community
+from src.demo.view import CLEAR, NEWEST_SHOWN, NewMember, Screen, presence_text, render
 from src.sandbox import Sandbox, SandboxConfig
+from src.types.models import DailyStats, EventKind, MemberEvent
 from src.utils.clock import ShiftedClock
 from src.utils.logging import configure_logging
 
@@ -60,12 +60,15 @@ async def _demo(seconds: float, folder: Path) -> int:
             alert_memory_mb=4096,
         )
         run = await BotRun(settings, clock).started()
-        scenario = asyncio.create_task(simulate(sb, seconds * 0.9))
+        community = Community(sb)
+        scenario = asyncio.create_task(community.run(seconds * 0.9))
         deadline = time.monotonic() + seconds
         interactive = sys.stdout.isatty()
         last_print = 0.0
         while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            screen = _screen(sb, clock.now(), remaining, folder / "data", run.app.heartbeat.message_id)
+            screen = current_screen(
+                sb, community, clock.now(), remaining, folder / "data", run.app.heartbeat.message_id
+            )
             if interactive:
                 print(CLEAR + render(screen), flush=True)
             elif time.monotonic() - last_print >= 10:
@@ -76,7 +79,7 @@ async def _demo(seconds: float, folder: Path) -> int:
         scenario.cancel()
         await asyncio.gather(scenario, return_exceptions=True)
         code = await run.stop()
-        final = _screen(sb, clock.now(), 0, folder / "data", run.app.heartbeat.message_id)
+        final = current_screen(sb, community, clock.now(), 0, folder / "data", run.app.heartbeat.message_id)
     loop.remove_signal_handler(signal.SIGINT)
     print(("" if not interactive else CLEAR) + render(final))
     print()
@@ -87,30 +90,48 @@ async def _demo(seconds: float, folder: Path) -> int:
     return 0
 
 
-def _screen(sb: Sandbox, now: datetime, remaining: float, data_dir: Path, heartbeat_id: int | None) -> Screen:
+def current_screen(
+    sb: Sandbox,
+    community: Community,
+    now: datetime,
+    remaining: float,
+    data_dir: Path,
+    heartbeat_id: int | None,
+) -> Screen:
+    """What the screen shows now: the sandbox's channels and messages, the scenario, the bot's event files."""
     ids = sb.channel_ids
     heartbeat = [m for m in sb.messages(ids["heartbeat"]) if int(m["id"]) == heartbeat_id]
     reports = [
-        m for m in sb.messages(ids["stats"]) if "report" in str(m.get("embeds", [{}])[0].get("title", ""))
+        m for m in sb.messages(ids["stats"]) if "report" in str((m.get("embeds") or [{}])[0].get("title", ""))
     ]
     posted = [r for r in sb.journal.requests_matching(r"POST /channels/\d+/messages") if r.status < 300]
+    events = _events_on_disk(data_dir)
+    joins = [e for e in events if e.kind is EventKind.JOIN]
     return Screen(
         now=now.astimezone(ZONE),
         remaining_s=remaining,
         counters={kind: sb.channel_name(ids[kind]) for kind in COUNTERS},
         presence=presence_text(sb.presence),
-        heartbeat=embed_lines(heartbeat[-1] if heartbeat else None),
-        report=embed_lines(reports[-1] if reports else None),
+        simulating=community.steps(),
+        heartbeat=heartbeat[-1] if heartbeat else None,
+        report=reports[-1] if reports else None,
+        newest_members=[
+            NewMember(e.display_name or e.username, e.username, e.timestamp.astimezone(ZONE))
+            for e in reversed(joins[-NEWEST_SHOWN:])
+        ],
+        names={e.member_id: e.display_name or e.username for e in events},
         renames=sum(len(sb.journal.renames(ids[kind])) for kind in COUNTERS),
         rate_limited=sum(len(sb.journal.rename_429s(ids[kind])) for kind in COUNTERS),
         messages=len(posted),
-        events=_events_on_disk(data_dir),
+        events=len(events),
     )
 
 
-def _events_on_disk(data_dir: Path) -> int:
-    total = 0
-    for path in (data_dir / "events").glob("*.json"):
+def _events_on_disk(data_dir: Path) -> list[MemberEvent]:
+    """Every member event the bot has written to disk, oldest first: what it really recorded."""
+    events: list[MemberEvent] = []
+    for path in sorted((data_dir / "events").glob("*.json")):
+        # The files are replaced atomically, so a read sees a whole day; a bad one is skipped, not fatal.
         with contextlib.suppress(OSError, ValueError):
-            total += len(json.loads(path.read_text(encoding="utf-8")).get("events", []))
-    return total
+            events.extend(DailyStats.model_validate_json(path.read_bytes()).events)
+    return sorted(events, key=lambda e: e.timestamp)
