@@ -40,7 +40,13 @@ def make_archive(data_dir: Path, backup_dir: Path, now: datetime, *, keep: int =
     """Archive every file of `data_dir` (but `backup_dir`) into `backup_dir`, keeping the newest `keep`."""
     if not data_dir.is_dir():
         raise ArchiveError(f"{data_dir} is not a folder: nothing to back up")
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        backup_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot create the backup folder {backup_dir} ({exc.strerror or exc}): set BACKUP_DIR to a "
+            "writable folder"
+        ) from exc
     target = backup_dir / archive_name(now)
     partial = target.with_name(target.name + ".partial")
     files = 0
