@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from src import __version__
-from src.core.config import Settings, load_settings
+from src.core.config import Settings, load_settings, prepare_folders
 from src.core.exceptions import ConfigError
 from src.sandbox import cli as sandbox_cli
 from src.utils.logging import configure_logging, register_secret
@@ -18,34 +19,45 @@ from src.utils.logging import configure_logging, register_secret
 EXIT_CONFIG = 2
 
 
+def _exit_for(exc: ConfigError) -> NoReturn:
+    """Print every configuration problem and exit 2 without a traceback."""
+    count = len(exc.problems)
+    print(f"StatsBot cannot start: {count} configuration problem{'s' * (count != 1)}:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print("Settings come from the environment, config/.env and .env (see README).", file=sys.stderr)
+    raise SystemExit(EXIT_CONFIG) from None
+
+
 def _settings_or_exit() -> Settings:
     """Load settings; on problems print every one of them and exit 2 without a traceback."""
     try:
         settings = load_settings()
     except ConfigError as exc:
-        count = len(exc.problems)
-        print(f"StatsBot cannot start: {count} configuration problem{'s' * (count != 1)}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        print("Settings come from the environment, config/.env and .env (see README).", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        _exit_for(exc)
     register_secret(settings.bot_token.get_secret_value())
     return settings
 
 
-def _logging_for(settings: Settings) -> None:
+def _start(*, writes_data: bool) -> Settings:
+    """Load settings, create LOG_DIR (and DATA_DIR if the command writes data) and configure logging."""
+    settings = _settings_or_exit()
+    try:
+        prepare_folders(settings, data_dir=writes_data)
+    except ConfigError as exc:
+        _exit_for(exc)
     configure_logging(
         settings.log_level,
         settings.log_format,
         log_dir=settings.log_dir,
         retention_days=settings.log_retention_days,
     )
+    return settings
 
 
 def cmd_run(_: argparse.Namespace) -> int:
     """Run the bot until SIGTERM/SIGINT."""
-    settings = _settings_or_exit()
-    _logging_for(settings)
+    settings = _start(writes_data=True)
     from src.core.app import run_bot
 
     return asyncio.run(run_bot(settings))
@@ -63,8 +75,7 @@ def cmd_config(_: argparse.Namespace) -> int:
 
 def cmd_doctor(_: argparse.Namespace) -> int:
     """Check the token, channels, permissions and intents over REST and print what to fix."""
-    settings = _settings_or_exit()
-    _logging_for(settings)
+    settings = _start(writes_data=False)
     from src.core.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
@@ -84,8 +95,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
 
 def cmd_import_legacy(args: argparse.Namespace) -> int:
     """Convert the original StatsBot's member_stats.json into daily files."""
-    settings = _settings_or_exit()
-    _logging_for(settings)
+    settings = _start(writes_data=True)
     from src.core.offline import import_legacy
 
     return asyncio.run(import_legacy(settings, Path(args.path)))
@@ -93,8 +103,7 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print (or post) a daily or weekly report from stored data."""
-    settings = _settings_or_exit()
-    _logging_for(settings)
+    settings = _start(writes_data=False)  # a report only reads the stored days
     from src.core.offline import report
 
     return asyncio.run(report(settings, args.kind, args.date, post=args.post))

@@ -8,6 +8,7 @@ what `load_settings` puts in front of the user when a value is wrong.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # Ignored per file, before the files are merged: a line copied empty from .env.example into .env
+        # leaves the value the original config/.env sets in force. Blanks are handled in `_blank_is_unset`.
+        env_ignore_empty=True,
         allow_inf_nan=False,  # "inf" passes gt=0 and would overflow every timer built from it
     )
 
@@ -234,8 +238,15 @@ class Settings(BaseSettings):
     @field_validator("log_dir", "data_dir")
     @classmethod
     def _folder_or_absent(cls, value: Path | None) -> Path | None:
-        if value is not None and value.exists() and not value.is_dir():
+        # Only looks: loading settings (`python -m src config`, every test) must not create folders.
+        # What cannot be seen without trying (a read-only or virtual file system) is `prepare_folders`' job.
+        if value is None:
+            return value
+        blocker = _file_in_the_way(value)
+        if blocker == value:
             raise ValueError(f"{str(value)!r} is a file, not a folder")
+        if blocker is not None:
+            raise ValueError(f"{str(value)!r} is inside {str(blocker)!r}, which is a file, not a folder")
         return value
 
     @field_validator("timezone")
@@ -281,17 +292,14 @@ class Settings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator(
-        "discord_api_base_url",
-        "discord_gateway_url",
-        "guild_id",
-        "log_dir",
-        "alert_channel_id",
-        mode="before",
-    )
+    @model_validator(mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_unset(cls, data: Any) -> Any:
+        # An empty or blank value means "not set": a required setting then reads "X is not set" with its
+        # fix, and an optional one keeps its default, instead of "unable to parse string".
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
     @model_validator(mode="after")
     def _check_urls(self) -> Settings:
@@ -324,6 +332,62 @@ class Settings(BaseSettings):
         return shown
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The existing non-folder at `path` or above it that stops `path` from being a folder, if any."""
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.is_dir():
+                return None
+            if candidate.exists():
+                return candidate
+        except OSError:  # not allowed to look: leave the verdict to creating the folder
+            return None
+    return None
+
+
+def _unusable_folder(path: Path) -> str | None:
+    """Create `path` and write a file in it; return why that failed, or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create the folder ({exc.strerror or exc})"
+    try:
+        # An unnamed temporary file: proves writing works (root passes every permission check, but not a
+        # read-only mount) and leaves nothing behind.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"cannot write in the folder ({exc.strerror or exc})"
+    return None
+
+
+def prepare_folders(settings: Settings, *, data_dir: bool) -> None:
+    """Create LOG_DIR (when set) and, if `data_dir`, DATA_DIR; raise ConfigError naming each one unusable.
+
+    Called at start-up by the commands that write there, so a bad folder stops them with the fix instead
+    of a write failure every few seconds; `config` and read-only commands leave DATA_DIR uncreated.
+    """
+    folders = {"log_dir": settings.log_dir, "data_dir": settings.data_dir if data_dir else None}
+    problems = []
+    for name, path in folders.items():
+        reason = None if path is None else _unusable_folder(path)
+        if reason is not None:
+            expect = _extra(name).get("expect", "a folder path")
+            env = name.upper()
+            problems.append(
+                f"{env}={str(path)!r} cannot be used: {reason}. "
+                f"Set {env} to a folder this user can create and write in ({expect})."
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def _extra(name: str) -> dict[str, Any]:
+    """The `_setting` extras (expect, secret) of the field called `name`."""
+    field = Settings.model_fields.get(name)
+    return field.json_schema_extra if field and isinstance(field.json_schema_extra, dict) else {}
+
+
 def _problem(error: Mapping[str, Any]) -> str:
     """Turn one pydantic error into a line naming the variable, what is wrong and what is valid."""
     loc = error.get("loc") or ()
@@ -331,8 +395,7 @@ def _problem(error: Mapping[str, Any]) -> str:
         message = str(error.get("msg", "")).removeprefix("Value error, ")
         return f"{message}; DISCORD_API_BASE_URL needs http(s)://, DISCORD_GATEWAY_URL needs ws(s)://"
     name = str(loc[0])
-    field = Settings.model_fields.get(name)
-    extra = field.json_schema_extra if field and isinstance(field.json_schema_extra, dict) else {}
+    extra = _extra(name)
     expect = extra.get("expect", "a valid value")
     env = name.upper()
     if error.get("type") == "missing":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
 from src.services.stats.legacy import import_legacy as merge_legacy
+from src.services.stats.queries import no_data_text
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import DailyStats, Embed
 from src.utils.clock import SystemClock
@@ -29,34 +34,87 @@ async def import_legacy(settings: Settings, path: Path) -> int:
     try:
         summary = await merge_legacy(path, history, settings.zone)
     except LegacyImportError as exc:
-        print(f"import-legacy: {exc}")
+        print(f"import-legacy: {exc}", file=sys.stderr)
         return 1
+    # Duplicates are said only when there are some: on a second import they explain the zeros.
+    duplicates = f"{summary.duplicates:,} duplicates, " if summary.duplicates else ""
     print(
-        f"Imported {summary.joins} joins, {summary.leaves} leaves and {summary.bans} bans "
-        f"into {summary.days} day files under {settings.data_dir / 'events'} ({summary.skipped} skipped)."
+        f"Imported {summary.joins:,} joins, {summary.leaves:,} leaves and {summary.bans:,} bans "
+        f"into {summary.days:,} day files under {settings.data_dir / 'events'} "
+        f"({duplicates}{summary.skipped:,} skipped)."
     )
     return 0
 
 
-async def build_report(settings: Settings, kind: str, day: date) -> Embed:
-    """Build a daily report for `day`, or the weekly report of the 7 days ending with `day`."""
+_MARKUP = re.compile(r"\\([\\*_~`|>\[\]])|<@!?(\d+)>|`([^`\n]*)`")
+
+
+def plain_text(text: str, names: Mapping[str, str]) -> str:
+    """`text` as a terminal shows it: markdown escapes undone, mentions replaced by `names`, no code ticks."""
+
+    def plain(match: re.Match[str]) -> str:
+        escaped, member_id, code = match.groups()
+        if escaped is not None:
+            return escaped
+        if member_id is not None:
+            return names.get(member_id, f"member {member_id}")
+        return str(code)
+
+    # One left-to-right pass, so an escaped backtick in a name is never taken for the start of code.
+    return _MARKUP.sub(plain, text)
+
+
+def member_names(day: DailyStats) -> dict[str, str]:
+    """Each member in `day`'s events by id, as "display name (username)" or just the username."""
+    names: dict[str, str] = {}
+    for event in day.events:
+        shown = event.username
+        if event.display_name and event.display_name != event.username:
+            shown = f"{event.display_name} ({event.username})"
+        names[event.member_id] = shown
+    return names
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report built from stored days, with the names its member mentions stand for."""
+
+    embed: Embed
+    names: dict[str, str]
+
+
+async def build_report(settings: Settings, kind: str, day: date, today: date) -> StoredReport | str:
+    """The daily report of `day` or the weekly one of the 7 days ending with it; for a day never stored, why.
+
+    `today` (in the configured zone) only shapes the explanation of a missing day.
+    """
     history = DailyHistory(AtomicJsonStore(settings.data_dir))
     if kind == "daily":
-        return build_daily_report(await history.load_day(day) or DailyStats(date=day))
+        stored = await history.load_day(day)
+        if stored is None:
+            # What `/stats day` answers (in its operator's words) instead of an all-zero report.
+            return no_data_text(day, today, settings.retention_days, for_operator=True)
+        return StoredReport(build_daily_report(stored), member_names(stored))
     days = await history.days(day - timedelta(days=6), day)
     previous = await history.days(day - timedelta(days=13), day - timedelta(days=7))
-    return build_weekly_report(days, previous)
+    return StoredReport(build_weekly_report(days, previous), {})
 
 
 async def report(settings: Settings, kind: str, day: date | None, *, post: bool) -> int:
-    """Print a stored report (yesterday's by default), or post it with `--post`."""
-    target = day or SystemClock().now().astimezone(settings.zone).date() - timedelta(days=1)
-    embed = await build_report(settings, kind, target)
+    """Print a stored report (yesterday's by default) or post it with `--post`; 1 for a day never stored."""
+    today = SystemClock().now().astimezone(settings.zone).date()
+    target = day or today - timedelta(days=1)
+    built = await build_report(settings, kind, target, today)
+    if isinstance(built, str):
+        print(plain_text(built, {}), file=sys.stderr)
+        return 1
+    embed = built.embed
     if not post:
-        print(embed.as_text())
+        print(plain_text(embed.as_text(), built.names))
         return 0
-    # One REST login and one message: no gateway session, no services, no state written.
-    client = discord.Client(intents=discord.Intents.none())
+    # One REST login and one message: no gateway session, no services, no state written. Intents only
+    # matter to a gateway session; `guilds` keeps discord.py from warning about one that never happens.
+    client = discord.Client(intents=discord.Intents(guilds=True))
     with discord_endpoints(settings):
         async with client:
             try:

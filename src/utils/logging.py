@@ -26,6 +26,24 @@ REDACTED = "[redacted]"
 
 _secrets: set[str] = set()
 
+# discord.py says these when any Client is created without its voice libraries. StatsBot never joins a
+# voice channel (its counters only rename them), so they would only alarm whoever reads the log.
+VOICE_NOTICES = frozenset(
+    {
+        "PyNaCl is not installed, voice will NOT be supported",
+        "davey is not installed, voice will NOT be supported",
+    }
+)
+
+
+class DropVoiceNotices(logging.Filter):
+    """Drop discord.py's "voice will NOT be supported" notices and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the two voice notices from discord.py's loggers."""
+        from_discord = record.name == "discord" or record.name.startswith("discord.")
+        return not (from_discord and record.getMessage() in VOICE_NOTICES)
+
 
 def register_secret(value: str) -> None:
     """Make every later log line replace `value` with a placeholder."""
@@ -110,6 +128,11 @@ def configure_logging(
         )
         files.setFormatter(_formatter(structlog.processors.JSONRenderer(ensure_ascii=False)))
         handlers.append(files)
+
+    for handler in handlers:
+        # On the handlers rather than on `discord.client`: a filter on a logger misses its children's
+        # records, and the notices would come back if discord.py moved them to another module.
+        handler.addFilter(DropVoiceNotices())
 
     root = logging.getLogger()
     for old in list(root.handlers):

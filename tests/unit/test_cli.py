@@ -177,3 +177,134 @@ def test_sandbox_on_a_busy_port_exits_1_without_a_traceback(tmp_path: Path):
     assert "sandbox: cannot listen on 127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["run"], ["import-legacy", "member_stats.json"]])
+def test_data_dir_that_cannot_be_created_exits_2_before_starting(monkeypatch, capsys, tmp_path, command):
+    """DATA_DIR=/proc/statsbot-data stops `run` and `import-legacy`: exit 2 naming DATA_DIR and the fix."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir="/proc/statsbot-data")
+    with pytest.raises(SystemExit) as info:
+        main(command)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "DATA_DIR='/proc/statsbot-data' cannot be used: cannot create the folder" in err
+    assert "Set DATA_DIR to a folder this user can create and write in" in err
+
+
+def test_log_dir_that_cannot_be_created_exits_2_without_a_traceback(tmp_path: Path):
+    """`python -m src run` with LOG_DIR under /proc exits 2 naming LOG_DIR, with no traceback."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        **{key.upper(): str(value) for key, value in BASE_SETTINGS.items()},
+        "LOG_DIR": "/proc/statsbot-logs",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "src", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "LOG_DIR='/proc/statsbot-logs' cannot be used" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_dir_inside_a_file_stops_config_with_exit_2(monkeypatch, capsys, tmp_path):
+    """`config` refuses a DATA_DIR below a regular file with exit 2, like a DATA_DIR that is a file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    _set_env(monkeypatch, data_dir=tmp_path / "a-file" / "data")
+    with pytest.raises(SystemExit) as info:
+        main(["config"])
+    assert info.value.code == 2
+    assert "DATA_DIR=" in capsys.readouterr().err
+
+
+def test_config_creates_no_folder(monkeypatch, capsys, tmp_path):
+    """`config` prints the settings without creating DATA_DIR or LOG_DIR."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
+    assert main(["config"]) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_legacy_refuses_a_file_without_days_of_events(monkeypatch, capsys, tmp_path):
+    """The original bot's final_stats.json is refused: exit 1, one line naming the file and the shape."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir=tmp_path / "data")
+    wrong = tmp_path / "final_stats.json"
+    wrong.write_text('{"total_members": 1234, "total_bans": 56, "last_updated": "2024-03-01T12:00:00"}')
+    assert main(["import-legacy", str(wrong)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"import-legacy: {wrong} holds no days of joins, leaves or bans")
+    assert "member_stats.json" in line
+    assert not (tmp_path / "data" / "events").exists()
+
+
+def test_second_import_legacy_says_how_many_were_duplicates(monkeypatch, capsys, tmp_path):
+    """Importing the same file twice says the second time that its events were duplicates."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir=tmp_path / "data")
+    legacy = tmp_path / "member_stats.json"
+    legacy.write_text(
+        '{"2024-03-01": {"joins": [{"id": 1, "username": "ann", "timestamp": "2024-03-01T12:00:00-05:00"}],'
+        ' "leaves": [{"id": "2", "username": "bob", "timestamp": "2024-03-01T13:00:00"}], "bans": []}}'
+    )
+    assert main(["import-legacy", str(legacy)]) == 0
+    capsys.readouterr()
+    assert main(["import-legacy", str(legacy)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Imported 0 joins, 0 leaves and 0 bans into 0 day files")
+    assert "(2 duplicates, 0 skipped)" in out
+
+
+def _store_day(data_dir: Path, day: str, events: str) -> None:
+    folder = data_dir / "events"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{day}.json").write_text(
+        f'{{"schema_version": 1, "date": "{day}", "member_count_start": 10, "member_count_end": 10,'
+        f' "events": [{events}]}}',
+        encoding="utf-8",
+    )
+
+
+def test_report_in_a_terminal_shows_names_not_discord_markup(monkeypatch, capsys, tmp_path):
+    """`report daily` lists who joined and left by name, without mentions or markdown escapes."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir=tmp_path / "data", timezone="UTC")
+    _store_day(
+        tmp_path / "data",
+        "2026-11-20",
+        '{"kind": "join", "member_id": "1109436285405368373", "username": "dho_chr8",'
+        ' "display_name": "Dho", "timestamp": "2026-11-20T10:00:00Z"},'
+        ' {"kind": "join", "member_id": "7", "username": "helper_bot", "timestamp": "2026-11-20T10:05:00Z",'
+        ' "bot": true},'
+        ' {"kind": "leave", "member_id": "5", "username": "ann*_*", "timestamp": "2026-11-20T11:00:00Z"}',
+    )
+    assert main(["report", "daily", "--date", "2026-11-20"]) == 0
+    out = capsys.readouterr().out
+    assert "New members: Dho (dho_chr8), helper_bot 🤖" in out
+    assert "Members who left: ann*_*" in out
+    assert "<@" not in out
+    assert "\\" not in out
+
+
+def test_report_of_a_day_without_data_says_so_and_exits_1(monkeypatch, capsys, tmp_path):
+    """`report daily` for a day with no stored file says what `/stats day` says and exits 1, not all zeros."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, data_dir=tmp_path / "data", timezone="UTC")
+    assert main(["report", "daily", "--date", "2020-01-01"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("No statistics are stored for Wednesday 1 January 2020.")
+    assert "`" not in captured.err
+    assert not (tmp_path / "data").exists()

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from src.core.config import load_settings
+from src.core.config import load_settings, prepare_folders
 from src.core.exceptions import ConfigError
 from tests.conftest import BASE_SETTINGS, TEST_TOKEN
+
+ROOT = Path(__file__).parents[2]
 
 
 def _problems(**values: object) -> list[str]:
@@ -56,7 +58,7 @@ def test_bad_timezone_suggests_iana_names():
     assert "America/New_York" in problem
 
 
-@pytest.mark.parametrize("value", ["25:00", "7pm", "12:60", ""])
+@pytest.mark.parametrize("value", ["25:00", "7pm", "12:60"])
 def test_bad_report_time_is_refused(value):
     """DAILY_REPORT_TIME must be HH:MM or HH:MM:SS within a day."""
     (problem,) = _problems(daily_report_time=value)
@@ -183,3 +185,153 @@ def test_log_dir_that_is_a_file_is_refused(tmp_path: Path):
     (problem,) = _problems(log_dir=str(existing))
     assert problem.startswith("LOG_DIR=")
     assert "is a file, not a folder" in problem
+
+
+def _missing_problem(name: str) -> str:
+    """The problem line for `name` when it is absent altogether."""
+    values = {k: v for k, v in BASE_SETTINGS.items() if k != name}
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **values)
+    (problem,) = info.value.problems
+    return problem
+
+
+def _write_env(folder: Path, **values: object) -> None:
+    lines = [f"{k.upper()}={v}" for k, v in {**BASE_SETTINGS, **values}.items()]
+    (folder / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_empty_required_value_in_env_file_reads_not_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`ONLINE_COUNT_CHANNEL_ID=` from .env.example reads "is not set" with the fix of a missing one."""
+    expected = _missing_problem("online_count_channel_id")
+    _write_env(tmp_path, online_count_channel_id="")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.problems == [expected]
+    assert info.value.problems[0].startswith(
+        "ONLINE_COUNT_CHANNEL_ID is not set. Set it to a Discord channel id"
+    )
+
+
+def test_whitespace_required_value_in_environment_reads_not_set(monkeypatch: pytest.MonkeyPatch):
+    """A required variable set to blanks in the environment reads "is not set", like a missing one."""
+    expected = _missing_problem("stats_channel_id")
+    for key, value in BASE_SETTINGS.items():
+        monkeypatch.setenv(key.upper(), str(value))
+    monkeypatch.setenv("STATS_CHANNEL_ID", "   ")
+    with pytest.raises(ConfigError) as info:
+        load_settings(None)
+    assert info.value.problems == [expected]
+
+
+def test_empty_token_reads_not_set(monkeypatch: pytest.MonkeyPatch):
+    """`BOT_TOKEN=` reads "BOT_TOKEN is not set", pointing at the Developer Portal."""
+    expected = _missing_problem("bot_token")
+    for key, value in BASE_SETTINGS.items():
+        monkeypatch.setenv(key.upper(), str(value))
+    monkeypatch.setenv("BOT_TOKEN", "")
+    with pytest.raises(ConfigError) as info:
+        load_settings(None)
+    assert info.value.problems == [expected]
+
+
+def test_empty_optional_values_in_env_file_fall_back_to_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Optional variables left empty in .env take their defaults instead of failing to parse."""
+    _write_env(tmp_path, update_interval="", daily_report_time="", log_level="", guild_id="", data_dir="")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.update_interval == 300
+    assert settings.daily_report_time == time(0, 0)
+    assert settings.log_level == "INFO"
+    assert settings.guild_id is None
+    assert settings.data_dir == Path("data")
+
+
+def test_blank_optional_value_in_environment_falls_back_to_default(monkeypatch: pytest.MonkeyPatch):
+    """An optional variable set to blanks in the environment takes its default."""
+    for key, value in BASE_SETTINGS.items():
+        monkeypatch.setenv(key.upper(), str(value))
+    monkeypatch.setenv("HEARTBEAT_INTERVAL", " ")
+    monkeypatch.setenv("WEEKLY_REPORT_DAY", "")
+    settings = load_settings(None)
+    assert settings.heartbeat_interval == 3600
+    assert settings.weekly_report_day == 6
+
+
+def test_empty_line_in_env_keeps_the_value_from_config_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An empty line copied into .env does not hide the value the original config/.env sets."""
+    (tmp_path / "config").mkdir()
+    _write_env(tmp_path / "config")
+    (tmp_path / ".env").write_text("MEMBER_COUNT_CHANNEL_ID=\nONLINE_COUNT_CHANNEL_ID=\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().member_count_channel_id == BASE_SETTINGS["member_count_channel_id"]
+
+
+def test_data_dir_inside_a_file_is_refused(tmp_path: Path):
+    """A DATA_DIR below a regular file can never be created: refused naming DATA_DIR and the file."""
+    existing = tmp_path / "notes.txt"
+    existing.write_text("not a folder")
+    (problem,) = _problems(data_dir=str(existing / "data"))
+    assert problem.startswith(f"DATA_DIR={str(existing / 'data')!r} is invalid")
+    assert f"is inside {str(existing)!r}, which is a file" in problem
+    assert "Expected a folder path, e.g. ./data" in problem
+
+
+def test_settings_create_no_folder(tmp_path: Path):
+    """Loading settings (as `python -m src config` does) leaves DATA_DIR and LOG_DIR uncreated."""
+    load_settings(None, **BASE_SETTINGS, data_dir=tmp_path / "data", log_dir=tmp_path / "logs")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prepare_folders_creates_data_dir_and_log_dir(make_settings, tmp_path: Path):
+    """A command that writes gets DATA_DIR and LOG_DIR created, parents included."""
+    settings = make_settings(data_dir=tmp_path / "a" / "data", log_dir=tmp_path / "b" / "logs")
+    prepare_folders(settings, data_dir=True)
+    assert (tmp_path / "a" / "data").is_dir()
+    assert (tmp_path / "b" / "logs").is_dir()
+
+
+def test_prepare_folders_leaves_data_dir_alone_when_not_asked(make_settings, tmp_path: Path):
+    """A command that only reads data (a report) does not create DATA_DIR."""
+    prepare_folders(make_settings(data_dir=tmp_path / "data"), data_dir=False)
+    assert not (tmp_path / "data").exists()
+
+
+def test_data_dir_that_cannot_be_created_is_a_config_error(make_settings):
+    """DATA_DIR=/proc/statsbot-data (which even root cannot create) names DATA_DIR, the reason and the fix."""
+    with pytest.raises(ConfigError) as info:
+        prepare_folders(make_settings(data_dir="/proc/statsbot-data"), data_dir=True)
+    (problem,) = info.value.problems
+    assert problem.startswith("DATA_DIR='/proc/statsbot-data' cannot be used: cannot create the folder")
+    assert problem.endswith(
+        "Set DATA_DIR to a folder this user can create and write in (a folder path, e.g. ./data)."
+    )
+
+
+def test_log_dir_that_cannot_be_created_is_a_config_error(make_settings):
+    """LOG_DIR under /proc is refused the same way, naming LOG_DIR."""
+    with pytest.raises(ConfigError) as info:
+        prepare_folders(make_settings(log_dir="/proc/statsbot-logs"), data_dir=False)
+    (problem,) = info.value.problems
+    assert problem.startswith("LOG_DIR='/proc/statsbot-logs' cannot be used")
+
+
+def test_an_unedited_copy_of_env_example_lists_each_required_variable_as_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`cp .env.example .env` and nothing more: every required variable reads "is not set", nothing else."""
+    (tmp_path / ".env").write_bytes((ROOT / ".env.example").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert [p.split(" is not set. Set it to ")[0] for p in info.value.problems] == [
+        "BOT_TOKEN",
+        "MEMBER_COUNT_CHANNEL_ID",
+        "ONLINE_COUNT_CHANNEL_ID",
+        "BAN_COUNT_CHANNEL_ID",
+        "HEARTBEAT_CHANNEL_ID",
+        "STATS_CHANNEL_ID",
+    ]

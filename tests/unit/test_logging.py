@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import discord
 import pytest
 import structlog
 from structlog.testing import capture_logs
@@ -158,3 +159,18 @@ def test_loggers_created_before_configuration_follow_it():
     early.info("counter.renamed")
     (line,) = _lines(stream)
     assert line["service"] == "stats"
+
+
+def test_voice_library_warnings_are_dropped_and_other_discord_warnings_kept(monkeypatch):
+    """A new discord.Client says nothing about PyNaCl or davey; discord.py's other warnings still show."""
+    # discord.py warns once per process; make this client warn again whatever ran before.
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True)
+    stream = io.StringIO()
+    slog.configure_logging("INFO", "json", stream=stream)
+
+    discord.Client(intents=discord.Intents.none())  # without the guilds intent discord.py warns as well
+
+    assert [(line["logger"], line["event"]) for line in _lines(stream)] == [
+        ("discord.state", "Guilds intent seems to be disabled. This may cause state related issues.")
+    ]

@@ -23,10 +23,15 @@ from src.utils.logging import get_logger
 
 LEGACY_ZONE = ZoneInfo("America/New_York")  # the original bot wrote naive Eastern times
 LEGACY_LISTS = {"joins": EventKind.JOIN, "leaves": EventKind.LEAVE, "bans": EventKind.BAN}
+EXPECTED_SHAPE = (
+    "expected the original bot's member_stats.json: "
+    '{"YYYY-MM-DD": {"joins": [...], "leaves": [...], "bans": [...]}, ...} '
+    'with entries like {"id": 123, "username": "ann", "timestamp": "2024-03-01T12:00:00"}'
+)
 
 
 class LegacyImportError(StatsBotError):
-    """The legacy file cannot be read at all (missing, not JSON, not an object of days)."""
+    """The legacy file cannot be read at all (missing, not JSON, no day of joins, leaves or bans)."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,20 @@ def parse_entry(raw: Any, kind: EventKind) -> MemberEvent:
     )
 
 
+def _is_day(lists: Any) -> bool:
+    """Whether `lists` looks like one day of the legacy file: an object with a joins, leaves or bans list."""
+    return isinstance(lists, dict) and any(isinstance(lists.get(name), list) for name in LEGACY_LISTS)
+
+
 async def _read_legacy(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LegacyImportError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise LegacyImportError(f"{path} is not an object of days")
+    # Another file of the original bot (final_stats.json) or any other JSON would otherwise "import" as
+    # nothing but skipped entries, and look like a success.
+    if not isinstance(data, dict) or not any(_is_day(lists) for lists in data.values()):
+        raise LegacyImportError(f"{path} holds no days of joins, leaves or bans: {EXPECTED_SHAPE}")
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -153,3 +154,52 @@ async def test_an_unreadable_file_is_a_clear_error(tmp_path: Path, history: Dail
 
     with pytest.raises(LegacyImportError, match=r"member_stats\.json"):
         await import_legacy(path, history, NEW_YORK)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"total_members": 1234, "total_bans": 56, "last_updated": "2024-03-01T12:00:00"},
+        {"2024-03-01": {"joins": 5, "leaves": 2, "bans": 0}},
+        {"2024-03-01": {"members": 1234}},
+        {},
+        [{"id": 1, "username": "ann", "timestamp": "2024-03-01T12:00:00"}],
+    ],
+    ids=["summary-object", "counts-not-lists", "other-day-object", "empty-object", "list"],
+)
+async def test_a_file_without_days_of_events_is_an_error_naming_the_expected_shape(
+    tmp_path: Path, history: DailyHistory, root: Path, content: Any
+) -> None:
+    """JSON with no day holding a joins, leaves or bans list is refused with one line naming the file."""
+    path = tmp_path / "final_stats.json"
+    path.write_text(json.dumps(content))
+
+    with pytest.raises(LegacyImportError) as info:
+        await import_legacy(path, history, NEW_YORK)
+
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert 'expected the original bot\'s member_stats.json: {"YYYY-MM-DD": {"joins": [...]' in message
+    assert not await asyncio.to_thread(root.exists)
+
+
+async def test_unrecognised_days_beside_real_ones_are_skipped(
+    tmp_path: Path, history: DailyHistory, root: Path
+) -> None:
+    """A file with real days and some other keys imports the days and counts the others as skipped."""
+    path = tmp_path / "member_stats.json"
+    path.write_text(json.dumps({**LEGACY, "version": 2}))
+
+    summary = await import_legacy(path, history, NEW_YORK)
+
+    assert (summary.joins, summary.skipped) == (3, 2)
+
+
+async def test_a_second_import_counts_the_duplicates(legacy_file: Path, history: DailyHistory) -> None:
+    """Every event found already stored on a second import is counted as a duplicate."""
+    await import_legacy(legacy_file, history, NEW_YORK)
+
+    again = await import_legacy(legacy_file, history, NEW_YORK)
+
+    assert again.duplicates == 5  # 3 joins, carol's leave and dave's ban (his leave was the ban)
