@@ -109,6 +109,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(report(settings, args.kind, args.date, post=args.post))
 
 
+def cmd_backup(_: argparse.Namespace) -> int:
+    """Make a backup archive of DATA_DIR now (the bot may keep running)."""
+    settings = _start(writes_data=False)
+    from src.utils.archive import ArchiveError, make_archive
+    from src.utils.clock import SystemClock
+
+    try:
+        archive = make_archive(settings.data_dir, settings.backups_folder, SystemClock().now())
+    except ArchiveError as exc:
+        print(f"backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {archive.path} ({archive.files} files, {archive.size:,} bytes).")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Unpack a backup archive into an empty DATA_DIR (stop the bot first)."""
+    settings = _start(writes_data=False)
+    from src.utils.archive import ArchiveError, restore_archive
+
+    try:
+        files = restore_archive(Path(args.archive), settings.data_dir, force=args.force)
+    except ArchiveError as exc:
+        print(f"restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {files} files from {args.archive} into {settings.data_dir}.")
+    return 0
+
+
 def _parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -129,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo": (cmd_demo, "watch the bot work against the sandbox"),
         "import-legacy": (cmd_import_legacy, "import the original StatsBot's member_stats.json"),
         "report": (cmd_report, "print or post a report from stored data"),
+        "backup": (cmd_backup, "make a backup archive of DATA_DIR now"),
+        "restore": (cmd_restore, "restore a backup archive into an empty DATA_DIR (stop the bot first)"),
     }
     parsers = {}
     for name, (handler, text) in commands.items():
@@ -142,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["report"].add_argument("kind", choices=["daily", "weekly"], help="which report")
     parsers["report"].add_argument("--date", type=_parse_date, help="the day (or the week's last day)")
     parsers["report"].add_argument("--post", action="store_true", help="post to STATS_CHANNEL_ID")
+    parsers["restore"].add_argument("archive", help="a statsbot-YYYYmmdd-HHMMSS.tar.gz from BACKUP_DIR")
+    parsers["restore"].add_argument(
+        "--force", action="store_true", help="unpack over a DATA_DIR that already holds data"
+    )
     return parser
 
 

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     data_dir: Path = _setting(
         Path("data"), expect="a folder path, e.g. ./data", doc="Where JSON data is kept."
     )
+    backup_dir: Path | None = _setting(
+        None,
+        expect="a folder path, or empty for DATA_DIR/backups",
+        doc="Where the daily backup archives of DATA_DIR go (the newest 7 are kept).",
+    )
     timezone: str = _setting(
         "America/New_York",
         expect="an IANA time zone name such as America/New_York, Europe/Berlin or UTC",
@@ -235,7 +240,12 @@ class Settings(BaseSettings):
             raise ValueError("has no {count} placeholder")
         return value
 
-    @field_validator("log_dir", "data_dir")
+    @property
+    def backups_folder(self) -> Path:
+        """Return where backup archives go: BACKUP_DIR, or DATA_DIR/backups."""
+        return self.backup_dir or self.data_dir / "backups"
+
+    @field_validator("log_dir", "data_dir", "backup_dir")
     @classmethod
     def _folder_or_absent(cls, value: Path | None) -> Path | None:
         # Only looks: loading settings (`python -m src config`, every test) must not create folders.
