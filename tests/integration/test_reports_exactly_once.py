@@ -1,9 +1,9 @@
 """Each day's report is in the stats channel exactly once, however often the bot is killed around it.
 
-The bot runs as a separate process (`run_bot` on a clock shifted to just after a midnight, so the day that
-just ended is due at start) and is SIGKILLed at a different moment each time: before the POST, between the POST and
-the state write, or after. The next run starts after the next midnight, on the same DATA_DIR and the same
-sandbox channel, and catches up. At the end one clean run finishes the job.
+The bot runs as a separate process (`run_bot` on a clock shifted to just after a midnight, so the day
+that just ended is due at start) and is SIGKILLed at a different moment each time: before the POST,
+between the POST and the state write, or after. The next run starts after the next midnight, on the same
+DATA_DIR and the same sandbox channel, and catches up. At the end one clean run finishes the job.
 """
 
 from __future__ import annotations
