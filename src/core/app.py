@@ -22,6 +22,7 @@ from src.services.monitoring.heartbeat import HeartbeatService
 from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.services.monitoring.metrics import MetricsSampler
 from src.services.presence.service import PresenceService
+from src.services.stats.backups import BackupService
 from src.services.stats.counters import CounterService
 from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
@@ -85,6 +86,7 @@ class StatsBotApp:
             alerts=self.alerts,
         )
         self.lifecycle = LifecycleNotifier(settings, self.clock, self.port)
+        self.backups = BackupService(settings.data_dir, settings.backups_folder, self.clock)
         self.presence = PresenceService(
             settings, self.clock, self.port, self.stats, lambda: self.store.health.ok
         )
@@ -109,7 +111,7 @@ class StatsBotApp:
         )
         self.started = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
-        self._stopping = False
+        self._stopping: asyncio.Task[None] | None = None
 
     async def _start_services(self, guild_id: int) -> None:
         """Start every service once the watched guild has arrived in the first gateway session."""
@@ -117,7 +119,7 @@ class StatsBotApp:
         await self.recorder.start()
         # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
         await self.counters.start()
-        for service in (self.reports, self.alerts, self.heartbeat, self.presence):
+        for service in (self.reports, self.alerts, self.heartbeat, self.presence, self.backups):
             await service.start()
         if self.settings.notify_lifecycle:
             self._spawn(self.lifecycle.start(), "startup_notice")
@@ -126,10 +128,15 @@ class StatsBotApp:
         log.info("app.started", guild_id=guild_id)
 
     async def shutdown(self) -> None:
-        """Stop in order, each step bounded, and always flush recorded events last."""
-        if self._stopping:
-            return
-        self._stopping = True
+        """Stop in order, each step bounded, and flush recorded events last; a second call waits for it."""
+        if self._stopping is None:
+            self._stopping = asyncio.create_task(self._stop_in_order(), name="app-shutdown")
+        # Every caller waits for the one stop: the client's close and run_client's `finally` may both ask,
+        # and returning early would let the process end before the events are flushed.
+        await asyncio.shield(self._stopping)
+
+    async def _stop_in_order(self) -> None:
+        """The stop itself: presence, notices and services in order, background tasks, then the flush."""
         log.info("app.stopping")
         steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         if self.started.is_set():
@@ -142,6 +149,7 @@ class StatsBotApp:
             ("alerts", self.alerts.stop),
             ("reports", self.reports.stop),
             ("counters", self.counters.stop),
+            ("backups", self.backups.stop),
         ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_BUDGET
@@ -194,7 +202,7 @@ async def run_client(app: StatsBotApp) -> int:
     token = app.settings.bot_token.get_secret_value()
     try:
         async with app.client:
-            await app.client.start(token)
+            await app.client.serve(token)
     except discord.LoginFailure:
         log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
         return EXIT_LOGIN

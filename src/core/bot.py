@@ -17,6 +17,9 @@ log = get_logger(__name__, service="bot")
 
 # discord.py sleeps instead of raising for any 429 shorter than this; 30 s is the smallest it accepts.
 MAX_RATELIMIT_WAIT = 30.0
+# How long discord.py gets to notice a finished close() before its connect loop is cancelled. It looks at
+# is_closed() only between connection attempts, and in an outage it sleeps up to ~1,000 s before the next.
+CLOSE_GRACE = 0.5
 
 
 class WatchedGuild:
@@ -82,6 +85,9 @@ class StatsBot(discord.Client):
         self._guild = guild
         self._events: BotEvents | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._session: asyncio.Task[None] | None = None
+        self._stop_requested = False
+        self._closed = asyncio.Event()
         self._guard_parsers()
 
     def attach(self, events: BotEvents) -> None:
@@ -153,6 +159,37 @@ class StatsBot(discord.Client):
         if guild.id == self._guild.id:
             self._record(EventKind.UNBAN, user, guild)
 
+    async def serve(self, token: str) -> None:
+        """Log in and run the gateway session until close() has finished, even if discord.py is asleep.
+
+        Once close() is done discord.py gets `CLOSE_GRACE` to return by itself, then it is cancelled. After
+        a stop someone asked for, an error discord.py raises because its connection was closed under it is
+        logged, not raised; its own login and gateway errors still raise.
+        """
+        session = asyncio.create_task(self.start(token), name="discord-session")
+        self._session = session
+        closed = asyncio.create_task(self._closed.wait(), name="discord-closed")
+        try:
+            await asyncio.wait({session, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not session.done():
+                await asyncio.wait({session}, timeout=CLOSE_GRACE)
+            if not session.done():
+                log.info("bot.session_cancelled", reason="still waiting after close", grace_s=CLOSE_GRACE)
+                session.cancel()
+                await asyncio.wait({session})
+            if session.cancelled():
+                return
+            error = session.exception()
+            if error is not None and self._stop_requested:
+                log.info("bot.session_ended_by_stop", error=f"{type(error).__name__}: {error}")
+                return
+            await session
+        finally:
+            closed.cancel()
+            if not session.done():  # serve() itself was cancelled: take discord.py down with it
+                session.cancel()
+                await asyncio.wait({session})
+
     def request_close(self) -> None:
         """Begin a graceful close from a signal handler (idempotent)."""
         if self._closing is None:
@@ -161,14 +198,21 @@ class StatsBot(discord.Client):
 
     async def close(self) -> None:
         """Stop services and flush data first, then disconnect (SIGTERM and SIGINT come here)."""
-        if not self.is_closed():
-            await self.events.shutdown()
-        # discord.py's delayed on_ready (it waits ~2 s for more guilds) would otherwise fire on a closed
-        # client whose loop is gone, leaving a never-awaited coroutine behind.
-        ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
-        if ready is not None:
-            ready.cancel()
-        await super().close()
+        # discord.py closes the client itself before raising some gateway errors; only a close from
+        # anywhere else is a stop someone asked for.
+        if self._session is None or asyncio.current_task() is not self._session:
+            self._stop_requested = True
+        try:
+            if not self.is_closed():
+                await self.events.shutdown()
+            # discord.py's delayed on_ready (it waits ~2 s for more guilds) would otherwise fire on a closed
+            # client whose loop is gone, leaving a never-awaited coroutine behind.
+            ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
+            if ready is not None:
+                ready.cancel()
+            await super().close()
+        finally:
+            self._closed.set()
 
     def _record(
         self, kind: EventKind, user: discord.User | discord.Member, guild: discord.Guild | None
@@ -181,6 +225,8 @@ class StatsBot(discord.Client):
             display_name=getattr(user, "global_name", None) or user.display_name,
             timestamp=self._clock.now(),
             bot=user.bot,
+            # What makes a replayed join the same join (a RESUME can deliver it twice).
+            joined_at=user.joined_at if kind is EventKind.JOIN and isinstance(user, discord.Member) else None,
         )
         self.events.member_event(event, guild.member_count if guild is not None else None)
 

@@ -38,9 +38,8 @@ def as_utc(ts: datetime) -> datetime:
 
 
 def event_key(event: MemberEvent) -> EventKey:
-    """What makes two events the same event: kind, member and instant (for a join, when it joined)."""
-    instant = event.joined_at if event.kind is EventKind.JOIN and event.joined_at else event.timestamp
-    return (event.kind, event.member_id, as_utc(instant))
+    """What makes two stored events the same event: kind, member and instant."""
+    return (event.kind, event.member_id, as_utc(event.timestamp))
 
 
 def reconcile(events: Iterable[MemberEvent], window: timedelta = BAN_MATCH_WINDOW) -> list[MemberEvent]:
@@ -153,10 +152,10 @@ class EventRecorder:
         key = event_key(event)
         member_id, ts = key[1], key[2]
         day = self._day(ts.astimezone(self._zone).date())
-        if key in day.events or self._replays.is_replay(event.kind, member_id):
+        if key in day.events or self._replays.is_replay(event.kind, member_id, event.joined_at):
             self._log.debug("events.duplicate", kind=str(event.kind), member_id=member_id)
             return
-        self._replays.note(event.kind, member_id, ts)
+        self._replays.note(event.kind, member_id, ts, event.joined_at)
         if event.kind is EventKind.LEAVE and self._mark_ban_near(member_id, ts):
             self._log.info("events.leave_was_ban", member_id=member_id)
             return
