@@ -24,8 +24,9 @@ run: $(STAMP)  ## Run the bot against Discord (settings from the environment / .
 demo: $(STAMP)  ## Watch the bot work against the embedded Discord sandbox (no token needed)
 	$(PY) -m src demo
 
-sandbox: $(STAMP)  ## Run the Discord emulator alone (prints its URLs as JSON)
-	$(PY) -m src sandbox
+# `@`: make's echo of the command would land on stdout ahead of the JSON line or the --print-env exports.
+sandbox: $(STAMP)  ## Run the Discord emulator alone (prints its URLs as JSON); options: ARGS="--members 10000 --print-env"
+	@$(PY) -m src sandbox $(ARGS)
 
 test: $(STAMP)  ## Unit and integration tests with branch coverage (what CI runs)
 	$(PY) -m pytest -q --cov --cov-report=term:skip-covered tests/unit tests/integration

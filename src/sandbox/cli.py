@@ -1,4 +1,4 @@
-"""`python -m src sandbox`: run the emulator alone and print its URLs as one JSON line.
+"""`python -m src sandbox`: run the emulator alone and print its URLs as one JSON line (or shell exports).
 
 The options are declared once, in `add_arguments`, and shared by this module's own parser and by the
 `sandbox` subcommand of `src.cli`, so the two cannot drift apart.
@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,13 +19,22 @@ from collections.abc import Sequence
 import structlog
 
 from src.sandbox.config import SandboxConfig
-from src.sandbox.server import Sandbox
+from src.sandbox.server import RENAME_WINDOW, Sandbox
 
 DESCRIPTION = (
     "Run the local Discord emulator (REST API v10 + gateway on 127.0.0.1). The first line on stdout is one "
-    "JSON object with its URLs, guild, channel ids and token; SIGINT or SIGTERM stops it (exit status 0)."
+    "JSON object with its URLs, guild, channel ids and token (with --print-env: `export NAME=value` lines "
+    "for the bot instead); SIGINT or SIGTERM stops it (exit status 0)."
 )
 EXIT_CANNOT_LISTEN, EXIT_INVALID = 1, 2
+# The bot's channel settings and the sandbox channel each one names.
+CHANNEL_SETTINGS = {
+    "MEMBER_COUNT_CHANNEL_ID": "members",
+    "ONLINE_COUNT_CHANNEL_ID": "online",
+    "BAN_COUNT_CHANNEL_ID": "bans",
+    "HEARTBEAT_CHANNEL_ID": "heartbeat",
+    "STATS_CHANNEL_ID": "stats",
+}
 
 
 def _port(value: str) -> int:
@@ -36,6 +46,17 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
     return port
+
+
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number above zero."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{number} is not above 0")
+    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -79,7 +100,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="F",
         help="divide every rate-limit window by this (%(default)s)",
     )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_positive_int,
+        default=defaults.heartbeat_interval_ms,
+        metavar="MS",
+        help="heartbeat interval sent in HELLO, in milliseconds; not scaled (%(default)s, Discord's)",
+    )
     parser.add_argument("--token", default=defaults.token, help="bot token the sandbox accepts (%(default)s)")
+    parser.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print `export NAME=value` lines for the bot (URLs, token, channel ids, rename window, "
+        "control URL) instead of the JSON line, ready to source",
+    )
     return parser
 
 
@@ -98,13 +132,29 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         token=args.token,
         rest_port=args.port,
         control_port=args.control_port,
+        heartbeat_interval_ms=args.heartbeat_interval,
     )
     config.validate()
     return config
 
 
-async def _serve(config: SandboxConfig) -> int:
-    """Start, print the info line, run until SIGINT/SIGTERM, stop; exit 1 if a port cannot be bound."""
+def shell_exports(sandbox: Sandbox) -> str:
+    """`export NAME=value` lines (values shell-quoted) that point `python -m src run` at `sandbox`."""
+    info = sandbox.info()
+    values = {
+        "DISCORD_API_BASE_URL": info["rest_url"],
+        "DISCORD_GATEWAY_URL": info["gateway_url"],
+        "BOT_TOKEN": info["token"],
+        **{name: str(info["channel_ids"][key]) for name, key in CHANNEL_SETTINGS.items()},
+        # The bot's rename budget must count the same (scaled) window as the sandbox's hidden limit.
+        "CHANNEL_RENAME_WINDOW": str(RENAME_WINDOW / sandbox.config.time_scale),
+        "SANDBOX_CONTROL_URL": info["control_url"],
+    }
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in values.items())
+
+
+async def _serve(config: SandboxConfig, *, print_env: bool = False) -> int:
+    """Start, print the info (JSON or exports), run until SIGINT/SIGTERM, stop; exit 1 if a port is taken."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,7 +167,8 @@ async def _serve(config: SandboxConfig) -> int:
         print(f"sandbox: cannot listen on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_CANNOT_LISTEN
     try:
-        sys.stdout.write(json.dumps(sandbox.info()) + "\n")
+        # Flushed at once: whoever waits for these lines in a file or a pipe must not wait on a buffer.
+        sys.stdout.write(shell_exports(sandbox) if print_env else json.dumps(sandbox.info()) + "\n")
         sys.stdout.flush()
         await stop.wait()
     finally:
@@ -138,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         )
-    return asyncio.run(_serve(config))
+    return asyncio.run(_serve(config, print_env=args.print_env))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

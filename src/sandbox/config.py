@@ -18,7 +18,11 @@ class SandboxConfig:
     compress: bool = True  # honour ?compress=zlib-stream; False -> always plain text frames
     rest_port: int = 0  # REST and gateway share this port; 0 = ephemeral
     control_port: int = 0  # 0 = ephemeral
-    heartbeat_interval_ms: int = 41250
+    heartbeat_interval_ms: int = 41250  # sent in HELLO; Discord's, not scaled: it is no rate-limit window
+    # Seconds between a heartbeat and its ACK, as a network round trip would take. Not zero: discord.py stamps
+    # a heartbeat's send time on its keep-alive thread only after the event loop wrote it, so an ACK read
+    # before that stamp is measured from the previous heartbeat (a whole interval: "Can't keep up").
+    heartbeat_ack_delay: float = 0.02
     chunk_member_cap: int = 10_000  # GUILD_MEMBERS_CHUNK answers list at most this many members
     resume_buffer: int = 2048  # dispatches kept per session for RESUME
     interaction_timeout: float = 3.0  # seconds to acknowledge an interaction (not scaled, as on Discord)
@@ -35,6 +39,8 @@ class SandboxConfig:
             raise ValueError("token must not be empty")
         if self.heartbeat_interval_ms <= 0:
             raise ValueError("heartbeat_interval_ms must be positive")
+        if self.heartbeat_ack_delay < 0:
+            raise ValueError("heartbeat_ack_delay must be >= 0")
         if self.interaction_timeout <= 0:
             raise ValueError("interaction_timeout must be positive")
 

@@ -185,7 +185,7 @@ class GatewayHub:
             return
         data = payload.get("d")
         if op == OP_HEARTBEAT:
-            conn.send(frame(OP_HEARTBEAT_ACK, None))
+            conn.acknowledge_heartbeat(frame(OP_HEARTBEAT_ACK, None), self._config.heartbeat_ack_delay)
         elif op == OP_IDENTIFY:
             self._identify(conn, data)
         elif op == OP_RESUME:

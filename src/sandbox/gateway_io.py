@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,8 @@ class Connection:
         self._compressor = zlib.compressobj() if compress else None
         self._queue: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._acks_due: deque[float] = deque()
+        self._ack_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         """Start the writer task."""
@@ -62,6 +65,25 @@ class Connection:
         if self.open:
             self._queue.put_nowait(frame)
 
+    def acknowledge_heartbeat(self, ack: dict[str, Any], delay: float) -> None:
+        """Queue `ack` after `delay` seconds (a network round trip): one per heartbeat, in arrival order."""
+        loop = asyncio.get_running_loop()
+        self._acks_due.append(loop.time() + delay)
+        if self._ack_timer is None:
+            self._ack_timer = loop.call_at(self._acks_due[0], self._send_due_acks, ack)
+
+    def _send_due_acks(self, ack: dict[str, Any]) -> None:
+        """Send the acknowledgement the timer was set for, any others now due, and time the next one."""
+        loop = asyncio.get_running_loop()
+        self._ack_timer = None
+        self._acks_due.popleft()
+        self.send(dict(ack))
+        while self._acks_due and self._acks_due[0] <= loop.time():
+            self._acks_due.popleft()
+            self.send(dict(ack))
+        if self._acks_due:
+            self._ack_timer = loop.call_at(self._acks_due[0], self._send_due_acks, ack)
+
     def close(self, code: int, reason: str = "") -> None:
         """Queue a close with `code` after the frames already queued."""
         if not self.close_requested:
@@ -76,6 +98,9 @@ class Connection:
     async def finish(self) -> None:
         """Close if still open, wait for the writer to end and release anyone waiting on `drained`."""
         self.close(1000)
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
         if self._writer is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_TIMEOUT + 1.0)

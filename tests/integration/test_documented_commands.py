@@ -11,7 +11,8 @@ from the developer's environment, temporary DATA_DIR and LOG_DIR, and Discord po
 port. Commands that would run forever are stopped with SIGTERM or made to fail fast. `make test`, `make
 bench`, `make demo` and `make run` are never run recursively; their recipes are checked to invoke what is
 exercised here. The demo runs for 90 s by default (DEMO_SECONDS), so the documented run is not repeated:
-`python -m src demo` runs once with DEMO_SECONDS=3 instead.
+`python -m src demo` runs once with DEMO_SECONDS=3 instead. The sandbox walkthrough's lines run with bash
+exactly as written, in a temporary folder whose `.venv` is this interpreter's environment.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -33,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 
 from src.cli import build_parser
 from src.cli import main as cli_main
 from src.core.config import Settings
-from src.sandbox import Sandbox
 from tests.conftest import BASE_SETTINGS
-from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,14 +59,8 @@ SHELL_BLOCKS = {"bash", "sh", "shell", "zsh", "console"}
 # An untagged block counts as commands only on lines starting with one of these (not the architecture tree).
 COMMAND_WORDS = {"python", "python3", ".venv/bin/python", "make", "cp", "pip", "git", "cd", "export"}
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-PLACEHOLDER = re.compile(r"^<([a-z_]+)>$")
-CHANNEL_SETTINGS = {
-    "MEMBER_COUNT_CHANNEL_ID": "members",
-    "ONLINE_COUNT_CHANNEL_ID": "online",
-    "BAN_COUNT_CHANNEL_ID": "bans",
-    "HEARTBEAT_CHANNEL_ID": "heartbeat",
-    "STATS_CHANNEL_ID": "stats",
-}
+SANDBOX_ENV = "sandbox.env"  # the file the walkthrough's first line writes and its other lines source
+SANDBOX_ENV_LINES = 10  # the `export` lines `--print-env` writes, which the second line waits for
 
 
 class How(enum.Enum):
@@ -73,7 +68,8 @@ class How(enum.Enum):
 
     MAKE = "the target is listed by `make help`; its recipe is checked by test_make_target_has_its_recipe"
     SANDBOX = "run on ephemeral ports: JSON info first on stdout, options applied, SIGTERM exits 0"
-    RUN_ON_SANDBOX = "<placeholders> and `...` filled from a sandbox: a counter is renamed, SIGTERM exits 0"
+    WALKTHROUGH = "run with bash as written: the bot renames a counter, SIGTERM stops it, then the sandbox"
+    WALKTHROUGH_STEP = "run with bash while the walkthrough's bot runs: the member sees the bot's answer"
     CONFIG_ERROR = "run with no settings (it would reach Discord): exit 2 naming every required variable"
     DEMO = "run with DEMO_SECONDS=3 (90 s by default): exit 0 with its summary"
 
@@ -82,9 +78,14 @@ class How(enum.Enum):
 COMMANDS: dict[str, How] = {
     "make demo": How.MAKE,
     "make test": How.MAKE,
-    "python -m src sandbox --members 10000 --bans 2500 --time-scale 60": How.SANDBOX,
-    "DISCORD_API_BASE_URL=<rest_url> DISCORD_GATEWAY_URL=<gateway_url> BOT_TOKEN=sandbox-token ... "
-    "python -m src run": How.RUN_ON_SANDBOX,
+    # The sandbox walkthrough, in this order: the sandbox in the background, the bot, then one slash command.
+    ": > sandbox.env; .venv/bin/python -m src sandbox --members 10000 --time-scale 20 --print-env "
+    "> sandbox.env &": How.WALKTHROUGH,
+    "until [ $(wc -l < sandbox.env) -ge 10 ]; do sleep 0.2; done; (. ./sandbox.env && UPDATE_INTERVAL=5 "
+    "HEARTBEAT_INTERVAL=10 PRESENCE_UPDATE_INTERVAL=4 .venv/bin/python -m src run)": How.WALKTHROUGH,
+    '(. ./sandbox.env && curl -s $SANDBOX_CONTROL_URL/commands/invoke -d {"name": "stats now"})': (
+        How.WALKTHROUGH_STEP
+    ),
     # What `make run`, `make sandbox` and `make demo` run:
     "python -m src run": How.CONFIG_ERROR,
     "python -m src sandbox": How.SANDBOX,
@@ -126,6 +127,7 @@ class Documented:
     line: str
     words: tuple[str, ...]
     source: str
+    raw: str  # as written (continuation lines joined), for running it with a shell
 
 
 def _program(words: list[str]) -> str:
@@ -160,20 +162,21 @@ def documented_commands(markdown: str) -> list[Documented]:
             continue
         words = shlex.split(line, comments=True)
         if words:
-            found.append(Documented(" ".join(words), tuple(words), "README.md"))
+            found.append(Documented(" ".join(words), tuple(words), "README.md", line))
     return found
 
 
 def recipe_commands(makefile: str) -> list[Documented]:
-    """The `python -m src` lines the Makefile's recipes run (`$(PY)` read as `python`)."""
+    """The `python -m src` lines the Makefile's recipes run (`$(PY)` read as `python`, `$(ARGS)` as unset)."""
     found: list[Documented] = []
     target = ""
     for raw in makefile.splitlines():
         if header := re.match(r"^([a-z][a-z-]*):", raw):
             target = header.group(1)
         elif raw.startswith("\t") and "$(PY) -m src" in raw:
-            words = shlex.split(raw.strip().lstrip("@").replace("$(PY)", "python"))
-            found.append(Documented(" ".join(words), tuple(words), f"make {target}"))
+            line = raw.strip().lstrip("@").replace("$(PY)", "python").replace("$(ARGS)", "")
+            words = shlex.split(line)
+            found.append(Documented(" ".join(words), tuple(words), f"make {target}", line))
     return found
 
 
@@ -303,7 +306,7 @@ def test_the_readme_parser_finds_the_documented_commands():
     """The extraction finds `make` and `python -m src` lines (a broken parser would cover nothing)."""
     lines = [c.line for c in ALL_COMMANDS if c.source == "README.md"]
     assert any(line.startswith("make ") for line in lines), lines
-    assert any(line.startswith("python -m src ") for line in lines), lines
+    assert any("python -m src " in line for line in lines), lines
 
 
 def test_every_documented_command_has_an_entry():
@@ -352,6 +355,14 @@ async def test_make_target_has_its_recipe(target):
     assert "Nothing to be done" not in result.stdout + result.stderr
     missing = [part for part in spec.recipe if part not in result.stdout]
     assert missing == [], result.stdout
+
+
+async def test_make_sandbox_passes_args_through():
+    """`make sandbox ARGS="..."` runs the sandbox with those options, and `make help` says how."""
+    dry_run = await _make("-n", "-o", STAMP, "sandbox", "ARGS=--members 7 --print-env")
+    helped = _help_targets((await _make("help")).stdout)
+    assert "-m src sandbox --members 7 --print-env" in dry_run.stdout, dry_run.stdout
+    assert 'ARGS="--members 10000 --print-env"' in helped["sandbox"]
 
 
 def test_every_module_a_recipe_runs_exists():
@@ -419,46 +430,92 @@ async def test_documented_sandbox_line_serves_then_stops_on_sigterm(command, tmp
     assert code == 0, _tail(log)
 
 
-def _split_assignments(words: tuple[str, ...]) -> tuple[dict[str, str], bool, list[str]]:
-    """(leading VAR=value assignments, whether `...` elides more settings, the command)."""
-    assignments: dict[str, str] = {}
-    elided = False
-    for index, word in enumerate(words):
-        if word == "...":
-            elided = True
-        elif ASSIGNMENT.match(word):
-            name, value = word.split("=", 1)
-            assignments[name] = value
-        else:
-            return assignments, elided, list(words[index:])
-    raise AssertionError(f"no command in {' '.join(words)!r}")
+def _walkthrough(how: How) -> list[Documented]:
+    """The README's walkthrough lines exercised as `how`, in README order."""
+    return [c for c in ALL_COMMANDS if c.source == "README.md" and COMMANDS.get(c.line) is how]
 
 
-@pytest.mark.parametrize("command", _cases(How.RUN_ON_SANDBOX))
-async def test_documented_run_line_works_against_the_sandbox(command, sandbox: Sandbox, tmp_path):
-    """With the line's placeholders from a sandbox the bot renames a counter, then exits 0 on SIGTERM."""
-    info = sandbox.info()
-    assignments, elided, argv = _split_assignments(command.words)
-    settings: dict[str, str] = {}
-    for name, value in assignments.items():
-        placeholder = PLACEHOLDER.match(value)
-        settings[name] = str(info[placeholder.group(1)]) if placeholder else value
-    if elided:  # "..." stands for the channel ids the sandbox printed
-        settings |= {name: str(info["channel_ids"][key]) for name, key in CHANNEL_SETTINGS.items()}
-    log = tmp_path / "bot.stderr"
-    env = _env(tmp_path, LOG_FORMAT="json", **settings)
-    async with _process(_python_argv(argv), env, tmp_path, log) as proc:
-        members = sandbox.channel_ids["members"]
-        await wait_until(
-            lambda: proc.returncode is not None or sandbox.channel_name(members).startswith("👥 Members: "),
-            timeout=START_TIMEOUT,
-            what="the bot to rename the member counter",
+def _sourced(env_file: Path) -> dict[str, str]:
+    """The NAME=value pairs of the `export` lines in `env_file`."""
+    pairs = (shlex.split(line)[1].split("=", 1) for line in env_file.read_text(encoding="utf-8").splitlines())
+    return dict(pairs)
+
+
+def _descendant(root: psutil.Process, *words: str) -> psutil.Process | None:
+    """The first process under `root` whose command line has every one of `words`."""
+    for child in root.children(recursive=True):
+        try:
+            if all(word in child.cmdline() for word in words):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """Kill each of `processes` still running (a failed test must leave no sandbox or bot behind)."""
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+
+
+async def _get_json(url: str) -> Any:
+    """GET `url` and decode its JSON body."""
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return await response.json()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthrough's slash command uses curl")
+async def test_documented_walkthrough_runs_the_bot_against_the_sandbox(tmp_path):
+    """The two lines run the sandbox and the bot, which renames a counter and answers /stats now."""
+    start, step = _walkthrough(How.WALKTHROUGH), _walkthrough(How.WALKTHROUGH_STEP)
+    assert (len(start), len(step)) == (2, 1), [c.line for c in start + step]
+    # `.venv/bin/python`, as the README writes it, is this interpreter's environment.
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    # A previous run's file, complete: the first line must empty it before the second line looks.
+    (tmp_path / SANDBOX_ENV).write_text("export STALE=1\n" * SANDBOX_ENV_LINES, encoding="utf-8")
+    log = tmp_path / "walkthrough.log"
+    env = _env(tmp_path)
+    with log.open("wb") as output:
+        shell = await asyncio.create_subprocess_exec(
+            "bash", "-c", "\n".join(c.raw for c in start), cwd=tmp_path, env=env, stdout=output, stderr=output
         )
-        assert proc.returncode is None, _tail(log)
-        code, elapsed = await _sigterm(proc, log, within=STOP_TIMEOUT + 5)
-    assert code == 0, _tail(log)
-    assert elapsed < STOP_TIMEOUT
-    assert sandbox.channel_name(members) == f"👥 Members: {sandbox.member_count:,}"
+    tree = psutil.Process(shell.pid)
+    started = [tree]  # the sandbox outlives the shell, so it is remembered here once found
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while (bot := _descendant(tree, "src", "run")) is None:
+            assert shell.returncode is None, f"the lines ended before the bot started:\n{_tail(log)}"
+            assert time.monotonic() < deadline, f"no bot within {START_TIMEOUT}s:\n{_tail(log)}"
+            await asyncio.sleep(0.1)
+        sandbox = _descendant(tree, "src", "sandbox")
+        assert sandbox is not None, _tail(log)
+        started += [bot, sandbox]
+        control = _sourced(tmp_path / SANDBOX_ENV)["SANDBOX_CONTROL_URL"]
+        members = str((await _get_json(f"{control}/info"))["channel_ids"]["members"])
+        while not (state := await _get_json(f"{control}/state"))["channel_names"][members].startswith("👥"):
+            assert time.monotonic() < deadline, f"no member counter rename:\n{_tail(log)}"
+            await asyncio.sleep(0.1)
+        answer = await _run(["bash", "-c", step[0].raw], env, tmp_path)
+        stopping = time.monotonic()
+        bot.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(shell.wait(), STOP_TIMEOUT + 5)  # the bot's status, the shell's last
+        elapsed = time.monotonic() - stopping
+        sandbox.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(sandbox.wait, 10)
+    finally:
+        _kill(started)
+        if shell.returncode is None:
+            await shell.wait()
+    shown = json.loads(answer.stdout)
+    embed = shown["messages"][0]["embeds"][0]
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    expected = (False, "📊 Server statistics", f"{state['member_count']:,}")
+    assert (shown["failed"], embed["title"], fields["Members"]) == expected, answer.stdout
+    assert (code, elapsed < STOP_TIMEOUT) == (0, True), _tail(log)
+    assert "sandbox.stopped" in log.read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.mark.parametrize("command", _cases(How.CONFIG_ERROR))

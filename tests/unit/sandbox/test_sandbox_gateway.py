@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -37,6 +38,34 @@ async def test_heartbeat_is_acked(gateway: GatewayClient) -> None:
     ack = await gateway.recv()
     assert ack is not None
     assert ack["op"] == 11
+
+
+async def test_every_heartbeat_gets_one_ack_in_order(gateway: GatewayClient) -> None:
+    """Three quick heartbeats get exactly three ACKs, before anything sent after them."""
+    for _ in range(3):
+        await gateway.send(1, None)
+    acks = [await gateway.recv() for _ in range(3)]
+    await gateway.identify(TOKEN, GUILDS)
+    after = await gateway.recv()
+    assert [a["op"] if a else None for a in acks] == [11, 11, 11]
+    assert after is not None
+    assert after["t"] == "READY"
+
+
+async def test_heartbeat_ack_takes_a_round_trip(session: aiohttp.ClientSession, clock: ManualClock) -> None:
+    """The ACK arrives no sooner than the configured round trip, as Discord's would over a network."""
+    async with Sandbox(SandboxConfig(heartbeat_ack_delay=0.05), clock=clock) as sb:
+        client = await GatewayClient.connect(session, sb.gateway_url)
+        await client.recv()
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        await client.send(1, None)
+        ack = await client.recv()
+        elapsed = loop.time() - sent
+        await client.ws.close()
+    assert ack is not None
+    assert ack["op"] == 11
+    assert elapsed >= 0.05
 
 
 async def test_zlib_stream_frames_end_with_sync_flush(gateway: GatewayClient) -> None:
@@ -172,6 +201,46 @@ async def test_ban_precedes_member_remove(gateway: GatewayClient, sandbox: Sandb
     remove = await gateway.recv_until("GUILD_MEMBER_REMOVE")
     assert ban["s"] < remove["s"]
     assert remove["d"]["user"]["id"] == str(uid)
+
+
+async def dispatches_until_marker(gateway: GatewayClient, sandbox: Sandbox) -> list[str]:
+    """The dispatch names received before a marker join added now (the count then includes the marker)."""
+    marker = await sandbox.add_member(username="marker")
+    names: list[str] = []
+    while (frame := await gateway.recv()) is not None:
+        if frame.get("t") == "GUILD_MEMBER_ADD" and frame["d"]["user"]["id"] == str(marker):
+            return names
+        if frame.get("op") == 0:
+            names.append(str(frame["t"]))
+    raise AssertionError(f"socket closed before the marker; got {names}")
+
+
+async def test_ban_of_a_non_member_is_only_a_ban(
+    session: aiohttp.ClientSession, gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """Banning by id someone who is not a member sends GUILD_BAN_ADD alone and leaves the count as it was."""
+    await identified(gateway)
+    before = sandbox.member_count
+    async with session.post(f"{sandbox.control_url}/bans/424242", json={}) as resp:
+        assert resp.status == 200
+    after = sandbox.member_count
+    names = await dispatches_until_marker(gateway, sandbox)
+    assert (names, after) == (["GUILD_BAN_ADD"], before)
+
+
+async def test_ban_of_a_member_also_removes_them(
+    session: aiohttp.ClientSession, gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """Banning a member sends GUILD_BAN_ADD then GUILD_MEMBER_REMOVE, and the count drops by one."""
+    await identified(gateway)
+    uid = await sandbox.add_member()
+    await gateway.recv_until("GUILD_MEMBER_ADD")
+    before = sandbox.member_count
+    async with session.post(f"{sandbox.control_url}/bans/{uid}", json={}) as resp:
+        assert resp.status == 200
+    after = sandbox.member_count
+    names = await dispatches_until_marker(gateway, sandbox)
+    assert (names, after) == (["GUILD_BAN_ADD", "GUILD_MEMBER_REMOVE"], before - 1)
 
 
 async def test_sequence_numbers_increase(gateway: GatewayClient, sandbox: Sandbox) -> None:
