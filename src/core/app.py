@@ -33,6 +33,7 @@ from src.utils.breaker import BreakerRegistry
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
 from src.utils.store import AtomicJsonStore
+from src.utils.text import describe_error
 
 log = get_logger(__name__, service="app")
 
@@ -216,7 +217,7 @@ async def run_client(app: StatsBotApp) -> int:
         raise
     except (aiohttp.ClientConnectionError, OSError) as exc:
         # Once logged in discord.py reconnects by itself; this is Discord unreachable at login.
-        log.error("bot.connect_failed", error=f"{type(exc).__name__}: {exc}", fix=CONNECT_FIX)
+        log.error("bot.connect_failed", error=describe_error(exc), fix=CONNECT_FIX)
         return EXIT_LOGIN
     finally:
         await app.shutdown()

@@ -12,6 +12,7 @@ from src.core.config import Settings
 from src.types.models import EventKind, MemberEvent
 from src.types.ports import Clock
 from src.utils.logging import get_logger
+from src.utils.text import describe_error
 
 log = get_logger(__name__, service="bot")
 
@@ -238,6 +239,6 @@ def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
         try:
             parse(data)
         except Exception as exc:
-            log.error("bot.malformed_dispatch", gateway_event=event, error=f"{type(exc).__name__}: {exc}")
+            log.error("bot.malformed_dispatch", gateway_event=event, error=describe_error(exc))
 
     return guarded

@@ -25,6 +25,7 @@ from src.services.stats.queries import QueryError, parse_day
 from src.types.models import SCHEMA_VERSION, Embed
 from src.types.ports import JsonStore
 from src.utils.logging import get_logger
+from src.utils.text import describe_error
 
 log = get_logger(__name__, service="commands")
 
@@ -112,7 +113,7 @@ async def send_error(interaction: Interaction, message: str) -> None:
             await interaction.delete_original_response()
             await interaction.followup.send(message, ephemeral=True)
     except Exception as exc:
-        log.error("command.reply_failed", error=f"{type(exc).__name__}: {exc}")
+        log.error("command.reply_failed", error=describe_error(exc))
 
 
 def _command_name(interaction: Interaction) -> str:
@@ -181,7 +182,7 @@ class StatsCommands:
         except discord.Forbidden as exc:
             log.error("commands.sync_failed", error=f"403 {exc.text}", fix=SCOPE_FIX)
         except Exception as exc:
-            log.error("commands.sync_failed", error=f"{type(exc).__name__}: {exc}")
+            log.error("commands.sync_failed", error=describe_error(exc))
         return False
 
     async def _registered_names(self, guild: discord.Object) -> set[str]:

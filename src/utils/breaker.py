@@ -12,17 +12,12 @@ from src.core.exceptions import CircuitOpenError
 from src.types.models import BreakerSnapshot, BreakerState
 from src.types.ports import Clock
 from src.utils.clock import SystemClock
+from src.utils.text import describe_error
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 _MAX_ERROR_LEN = 200
-
-
-def _describe(exc: BaseException) -> str:
-    """Return a short, single-line 'Class: message' summary for health output."""
-    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-    return text if len(text) <= _MAX_ERROR_LEN else text[: _MAX_ERROR_LEN - 1] + "…"
 
 
 class CircuitBreaker:
@@ -108,7 +103,7 @@ class CircuitBreaker:
             # Not an outage, but the half-open trial is over, so the next caller may probe.
             self._trial_in_flight = False
             return
-        self._last_error = _describe(exc)
+        self._last_error = describe_error(exc, _MAX_ERROR_LEN)
         self._failures += 1
         state = self.state
         if state is BreakerState.HALF_OPEN or (

@@ -18,6 +18,7 @@ from src.core.exceptions import StatsBotError
 from src.types.ports import Clock
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
+from src.utils.text import describe_error
 
 Interval = float | Callable[[], float | None] | None  # None: wait for wake()
 ErrorHandler = Callable[[Exception, float | None], None]  # the error and the wait before the next try
@@ -128,7 +129,7 @@ class Loop:
             "loop.iteration_failed",
             loop=self.name,
             failures=self._failures,
-            error=f"{type(exc).__name__}: {exc}",
+            error=describe_error(exc),
             retry_in=wait,
             exc_info=not isinstance(exc, StatsBotError),
         )

@@ -30,3 +30,9 @@ def ago(then: datetime | None, now: datetime, *, never: str = "never") -> str:
 def clip(text: str, limit: int) -> str:
     """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_error(exc: BaseException, limit: int | None = None) -> str:
+    """Render an exception as one line, "Class: message", cut to `limit` characters when given."""
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text if limit is None else clip(text, limit)

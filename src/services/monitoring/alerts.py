@@ -10,7 +10,7 @@ from src.types.models import Alert, AlertKind, BreakerState, Embed, EmbedField, 
 from src.types.ports import BreakerSource, Clock, DiscordPort, JsonStore, MetricsSource, StatsView
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
-from src.utils.text import clip, human_duration
+from src.utils.text import clip, describe_error, human_duration
 
 # Memory and disk must fall this far below their threshold before an alert clears, so a value
 # hovering at the threshold raises once instead of flapping.
@@ -271,6 +271,6 @@ class AlertMonitor:
         try:
             await self._port.send_message(self.channel_id, embed)
         except Exception as exc:
-            self._log.warning("alert.post_failed", alert=key, error=f"{type(exc).__name__}: {exc}")
+            self._log.warning("alert.post_failed", alert=key, error=describe_error(exc))
             return False
         return True

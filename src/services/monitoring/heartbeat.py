@@ -41,7 +41,7 @@ from src.types.ports import (
 )
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
-from src.utils.text import ago, clip, human_duration
+from src.utils.text import ago, clip, describe_error, human_duration
 
 STATE_FILE = "state/heartbeat.json"
 # Amber once a figure is this close to its alert threshold, so trouble shows before the alert fires.
@@ -149,7 +149,7 @@ class HeartbeatService:
             await self._publish(embed)
         except Exception as exc:
             # Discord may be down; the next interval tries again with fresh figures.
-            self._log.warning("heartbeat.publish_failed", error=f"{type(exc).__name__}: {exc}")
+            self._log.warning("heartbeat.publish_failed", error=describe_error(exc))
         return snapshot
 
     async def snapshot(self) -> HeartbeatSnapshot:
@@ -286,9 +286,7 @@ class HeartbeatService:
             try:
                 await self._port.delete_message(self.channel_id, previous)
             except Exception as exc:
-                self._log.warning(
-                    "heartbeat.delete_failed", message_id=previous, error=f"{type(exc).__name__}: {exc}"
-                )
+                self._log.warning("heartbeat.delete_failed", message_id=previous, error=describe_error(exc))
 
     async def _load_state(self) -> None:
         """Read the persisted message id once, so a restart keeps using the same message."""
@@ -312,7 +310,7 @@ class HeartbeatService:
         try:
             await self._store.write(STATE_FILE, state.model_dump())
         except Exception as exc:
-            self._log.warning("heartbeat.state_save_failed", error=f"{type(exc).__name__}: {exc}")
+            self._log.warning("heartbeat.state_save_failed", error=describe_error(exc))
             return
         self._persisted_id = self._message_id
 

@@ -9,7 +9,7 @@ from src.core.config import Settings
 from src.types.models import Embed, EmbedField
 from src.types.ports import Clock, DiscordPort
 from src.utils.logging import get_logger
-from src.utils.text import clip, human_duration
+from src.utils.text import clip, describe_error, human_duration
 
 # The settings worth seeing when the bot starts; everything else is in `python -m src config`.
 # An allow-list, so a secret added to Settings later can never end up in a channel.
@@ -95,8 +95,6 @@ class LifecycleNotifier:
         try:
             await self._port.send_message(self._settings.heartbeat_channel_id, embed)
         except Exception as exc:
-            self._log.warning(
-                "lifecycle.notice_failed", notice=which, error=self._scrub(f"{type(exc).__name__}: {exc}")
-            )
+            self._log.warning("lifecycle.notice_failed", notice=which, error=self._scrub(describe_error(exc)))
             return
         self._log.info("lifecycle.notice_posted", notice=which)

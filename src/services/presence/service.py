@@ -11,6 +11,7 @@ from src.types.models import CounterKind
 from src.types.ports import Clock, DiscordPort, StatsView
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
+from src.utils.text import describe_error
 
 # Discord closes the gateway when a connection sends more than 5 presence updates in 20 seconds.
 PRESENCE_LIMIT = 5
@@ -134,7 +135,7 @@ class PresenceService:
                 await self._port.set_presence(status, text)
             except Exception as exc:
                 # The attempt still counts against the limit: it may have reached the gateway.
-                self._log.warning("presence.update_failed", error=f"{type(exc).__name__}: {exc}")
+                self._log.warning("presence.update_failed", error=describe_error(exc))
                 return False
             self._current = wanted
             self._log.info("presence.updated", status=status, text=text)

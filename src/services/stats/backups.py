@@ -11,6 +11,7 @@ from src.utils.archive import PREFIX, SUFFIX, Archive, ArchiveError, list_archiv
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
+from src.utils.text import describe_error
 
 KEEP = 7
 EVERY = timedelta(days=1)
@@ -74,7 +75,7 @@ class BackupService:
 
     def _failed(self, exc: Exception, retry_in: float | None) -> None:
         """Log a failed archive with the fix; the loop tries again after `retry_in`."""
-        error = str(exc) if isinstance(exc, ArchiveError) else f"{type(exc).__name__}: {exc}"
+        error = str(exc) if isinstance(exc, ArchiveError) else describe_error(exc)
         self._log.error(
             "backup.failed", error=error, retry_in=retry_in, exc_info=not isinstance(exc, ArchiveError)
         )

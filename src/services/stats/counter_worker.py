@@ -26,6 +26,7 @@ from src.types.ports import Clock, DiscordPort
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
+from src.utils.text import describe_error
 
 # Anything closer than this to its slot counts as due: clock arithmetic rounds to microseconds.
 _DUE_TOLERANCE = 0.001
@@ -132,7 +133,7 @@ class CounterWorker:
             await self._check()
         except Exception as exc:
             # The worker retries with backoff before its first rename.
-            self._last_error = _describe(exc)
+            self._last_error = describe_error(exc)
             self._log.warning("counter.preflight_failed", error=self._last_error)
 
     async def resume(self) -> str | None:
@@ -212,13 +213,13 @@ class CounterWorker:
             raise
         except RateLimitedError as exc:
             self._budget.penalise(self.channel_id, exc.retry_after)
-            self._last_error = _describe(exc)
+            self._last_error = describe_error(exc)
             self._log.warning("counter.rate_limited", retry_after=exc.retry_after, pending_name=name)
             await self._save_budget()
             return
         except PermanentDiscordError as exc:
             # A 403/404: find out why and pause, never looping into the invalid-request ban.
-            self._last_error = _describe(exc)
+            self._last_error = describe_error(exc)
             await self.check()
             if self._pause is None:
                 self._set_pause(pause_for_rejection(self.channel_id, exc))
@@ -235,7 +236,7 @@ class CounterWorker:
 
     def _on_error(self, exc: Exception, retry_in: float | None) -> None:
         """Log a failed check or rename; the loop retries after `retry_in` with the newest value."""
-        self._last_error = _describe(exc)
+        self._last_error = describe_error(exc)
         self._log.warning(
             "counter.rename_failed" if self._checked else "counter.preflight_retry",
             error=self._last_error,
@@ -256,8 +257,3 @@ class CounterWorker:
             self._pending_since = None
         elif self._pending_since is None:
             self._pending_since = self._clock.now()
-
-
-def _describe(exc: BaseException) -> str:
-    """Return a one-line 'Class: message' summary for logs and health output."""
-    return f"{type(exc).__name__}: {exc}".replace("\n", " ")

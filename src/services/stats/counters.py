@@ -18,6 +18,7 @@ from src.types.ports import Clock, DiscordPort, JsonStore
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
+from src.utils.text import describe_error
 
 RETRY_BASE = 5.0  # first wait after a transient failure; doubles up to settings.max_backoff
 BANS_FIX = "give the bot the Ban Members permission so it can count bans"
@@ -228,13 +229,13 @@ class CounterService:
         self._log.warning(
             "counter.bans_baseline_failed",
             counter=CounterKind.BANS.value,
-            error=f"{type(exc).__name__}: {exc}",
+            error=describe_error(exc),
             retry_in=retry_in,
         )
 
     def _refresh_failed(self, exc: Exception, retry_in: float | None) -> None:
         """Log a failed count refresh; the next round tries again."""
-        self._log.warning("counter.refresh_failed", error=f"{type(exc).__name__}: {exc}", retry_in=retry_in)
+        self._log.warning("counter.refresh_failed", error=describe_error(exc), retry_in=retry_in)
 
     async def _save_budget(self) -> None:
         """Persist the budget; a failed write is logged and retried with the next rename."""
