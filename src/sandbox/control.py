@@ -139,6 +139,16 @@ async def post_drop(request: web.Request) -> web.Response:
     return _ok()
 
 
+async def post_replay(request: web.Request) -> web.Response:
+    """POST /gateway/replay {count, events?}: send the last `count` dispatches again."""
+    body = await _body(request)
+    events = body.get("events")
+    if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
+        raise ValueError("events must be a list of event names")
+    sent = await _sandbox(request).replay_dispatches(int(_required(body, "count")), events)
+    return _ok(replayed=sent)
+
+
 async def post_fault(request: web.Request) -> web.Response:
     """POST /faults {pattern, status?, count?, duration?, global?, retry_after?}."""
     body = await _body(request)
@@ -157,6 +167,25 @@ async def post_fault(request: web.Request) -> web.Response:
 async def delete_faults(request: web.Request) -> web.Response:
     """DELETE /faults."""
     _sandbox(request).clear_faults()
+    return _ok()
+
+
+async def post_delay(request: web.Request) -> web.Response:
+    """POST /delays {pattern, seconds, count?, duration?}."""
+    body = await _body(request)
+    count, duration = body.get("count"), body.get("duration")
+    _sandbox(request).delay_responses(
+        str(_required(body, "pattern")),
+        float(_required(body, "seconds")),
+        count=None if count is None else int(count),
+        duration=None if duration is None else float(duration),
+    )
+    return _ok()
+
+
+async def delete_delays(request: web.Request) -> web.Response:
+    """DELETE /delays."""
+    _sandbox(request).clear_delays()
     return _ok()
 
 
@@ -211,8 +240,11 @@ def build_control_app(sandbox: Sandbox) -> web.Application:
     app.router.add_delete("/bans/{id}", delete_ban)
     app.router.add_post("/online", post_online)
     app.router.add_post("/gateway/drop", post_drop)
+    app.router.add_post("/gateway/replay", post_replay)
     app.router.add_post("/faults", post_fault)
     app.router.add_delete("/faults", delete_faults)
+    app.router.add_post("/delays", post_delay)
+    app.router.add_delete("/delays", delete_delays)
     app.router.add_post("/channels/{id}/permissions", post_permissions)
     app.router.add_delete("/channels/{id}", delete_channel)
     app.router.add_post("/commands/invoke", post_command)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
 import secrets
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 
 import structlog
@@ -84,12 +86,38 @@ class GatewayHub:
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a dispatch to every live session whose intents cover it (buffered for disconnected ones)."""
         needed = EVENT_INTENTS.get(event, 0)
+        snapshot: dict[str, Any] | None = None
         for session in list(self._sessions.values()):
             if session.invalid or not session.receives_guild:
                 continue
             if needed and not session.intents & needed:
                 continue
-            self._emit(session, event, data)
+            if snapshot is None:
+                # Frozen now: the frame is written later, and RESUME or a replay must send it as it was
+                # even if the object it describes (a message) is edited in between.
+                snapshot = copy.deepcopy(data)
+            session.history.append((event, snapshot))
+            self._emit(session, event, snapshot)
+
+    def replay(self, count: int, events: Collection[str] | None = None) -> int:
+        """Send each connected session its last `count` dispatches (only `events`, if given) once more.
+
+        As a RESUME after a reconnect during a burst can: the same payloads, with fresh sequence numbers.
+        What is replayed stays out of the history, so replaying twice sends the same dispatches twice.
+        Returns how many dispatches were sent in all.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        sent = 0
+        for session in self.connected_sessions:
+            if session.invalid:
+                continue
+            chosen = [(e, d) for e, d in session.history if events is None or e in events][-count:]
+            for event, data in chosen:
+                self._emit(session, event, data)
+            sent += len(chosen)
+            log.debug("sandbox.gateway.replay", session=session.id, events=[e for e, _ in chosen])
+        return sent
 
     async def flush(self, timeout: float = 5.0) -> None:
         """Wait until every connection has written what is queued."""
@@ -246,6 +274,7 @@ class GatewayHub:
             large_threshold=min(250, max(50, threshold if isinstance(threshold, int) else 50)),
             receives_guild=receives_guild,
             buffer=deque(maxlen=max(1, self._config.resume_buffer)),
+            history=deque(maxlen=max(1, self._config.resume_buffer)),
         )
         self._sessions[session.id] = session
         self._attach(conn, session)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,7 +48,11 @@ EVENT_INTENTS: dict[str, int] = {
 
 @dataclass
 class Session:
-    """A gateway session: what IDENTIFY asked for, its sequence and the dispatches kept for RESUME."""
+    """A gateway session: what IDENTIFY asked for, its sequence and the dispatches kept for RESUME.
+
+    `buffer` holds every numbered frame for RESUME; `history` holds only the guild's dispatches the session
+    was sent (no READY, GUILD_CREATE, RESUMED or chunks), each once, for `GatewayHub.replay`.
+    """
 
     id: str
     intents: int
@@ -60,6 +64,7 @@ class Session:
     invalid: bool = False
     connection: Connection | None = None
     last_attached: int = 0
+    history: deque[tuple[str, Any]] = field(default_factory=deque)
 
     def can_replay_from(self, seq: int) -> bool:
         """Whether every dispatch after `seq` is still buffered."""

@@ -1,4 +1,4 @@
-"""The REST front door: routing, auth, injected faults, rate limits, Cloudflare's ban, and the journal."""
+"""The REST front door: routing, auth, injected faults and delays, rate limits, Cloudflare's ban, journal."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from http import HTTPStatus
 import structlog
 from aiohttp import web
 
-from src.sandbox.faults import FaultInjector
+from src.sandbox.faults import DelayInjector, FaultInjector
 from src.sandbox.journal import RequestRecord
 from src.sandbox.ratelimit import BucketRegistry, BucketSpec, SlidingWindowLimiter, Verdict, round_up_ms
 from src.sandbox.responses import (
@@ -36,9 +36,10 @@ INVALID_STATUSES = frozenset({401, 403, 429})
 class RestApi:
     """Answers every HTTP request under the REST port except the gateway websocket."""
 
-    def __init__(self, ctx: RestContext, faults: FaultInjector) -> None:
+    def __init__(self, ctx: RestContext, faults: FaultInjector, delays: DelayInjector) -> None:
         self._ctx = ctx
         self._faults = faults
+        self._delays = delays
         self._routes: list[RouteDef] = [
             *core_routes(),
             *guild_routes(),
@@ -64,6 +65,12 @@ class RestApi:
             self._count_invalid()
         self._ctx.journal.record_request(RequestRecord(started, method, path, query, reply.status, bucket))
         log.debug("sandbox.request", method=method, path=path, status=reply.status)
+        delay = self._delays.match(f"{method} {path}")
+        if delay is not None:
+            # The request has taken effect (stored, dispatched, journaled); only its answer is late, as when
+            # Discord is slow to respond: the client must not assume nothing happened before it hears back.
+            log.info("sandbox.delayed_response", method=method, path=path, seconds=delay.seconds)
+            await self._ctx.clock.sleep(delay.seconds)
         return reply.to_response()
 
     async def _answer(

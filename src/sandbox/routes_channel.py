@@ -18,7 +18,7 @@ from src.sandbox.responses import (
 )
 from src.sandbox.restcore import RestCall, RestContext, RouteDef, route
 from src.sandbox.state import VOICE, Channel, Overwrite
-from src.sandbox.validation import check_channel_name, check_message
+from src.sandbox.validation import check_channel_name, check_message, check_new_message
 from src.types.permissions import CONNECT, MANAGE_CHANNELS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -115,15 +115,28 @@ def _parse_overwrites(raw: Any) -> list[Overwrite]:
 
 
 async def post_message(ctx: RestContext, call: RestCall) -> Reply:
-    """POST /channels/{id}/messages: validate content and embeds, store, dispatch MESSAGE_CREATE."""
+    """POST /channels/{id}/messages: validate, honour `enforce_nonce`, store, dispatch MESSAGE_CREATE."""
     channel = _channel(ctx, call)
     _require(ctx, channel, VIEW_CHANNEL | SEND_MESSAGES)
-    content, embeds = check_message(await call.json())
+    body = await call.json()
+    content, embeds, nonce = check_new_message(body)
+    author_id = ctx.state.bot_user_id
+    if nonce is not None and body.get("enforce_nonce") is True:
+        earlier = ctx.state.nonces.find(author_id, channel.id, nonce)
+        existing = None if earlier is None else channel.messages.get(earlier)
+        if existing is not None:
+            # A retried send (e.g. after a lost answer) gets the message it created, not a second one.
+            log.info("sandbox.message_nonce_reused", channel_id=channel.id, message_id=existing["id"])
+            return Reply(200, {**existing, "nonce": nonce})
     message = payloads.message_payload(ctx.state, channel, ctx.state.next_id(), content, embeds)
     ctx.state.store_message(channel, message)
     log.debug("sandbox.message", channel_id=channel.id, message_id=message["id"])
-    ctx.events.dispatch("MESSAGE_CREATE", message)
-    return Reply(200, message)
+    created = dict(message)  # the stored message keeps no nonce: Discord does not persist it
+    if nonce is not None:
+        ctx.state.nonces.remember(author_id, channel.id, nonce, int(message["id"]))
+        created["nonce"] = nonce
+    ctx.events.dispatch("MESSAGE_CREATE", created)
+    return Reply(200, created)
 
 
 async def list_messages(ctx: RestContext, call: RestCall) -> Reply:

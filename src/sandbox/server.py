@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -12,7 +12,7 @@ from aiohttp import web
 from src.sandbox import payloads
 from src.sandbox.config import Endpoints, SandboxConfig
 from src.sandbox.control import build_control_app
-from src.sandbox.faults import FaultInjector
+from src.sandbox.faults import DelayInjector, FaultInjector
 from src.sandbox.gateway import GatewayHub
 from src.sandbox.ids import SnowflakeFactory
 from src.sandbox.interactions import InteractionRecord, InteractionRegistry, InteractionResult
@@ -47,6 +47,7 @@ class Sandbox:
         self.journal = Journal()
         self._endpoints = Endpoints()
         self._faults = FaultInjector(self._clock)
+        self._delays = DelayInjector(self._clock)
         self._hub = GatewayHub(self.config, self.state, self.journal, self._clock, self._endpoints)
         renames = SlidingWindowLimiter(
             self._clock, limit=RENAME_LIMIT, window=RENAME_WINDOW, time_scale=self.config.time_scale
@@ -62,7 +63,7 @@ class Sandbox:
             renames,
             self._interactions,
         )
-        self._rest = RestApi(ctx, self._faults)
+        self._rest = RestApi(ctx, self._faults, self._delays)
         self._runners: list[web.AppRunner] = []
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -219,6 +220,19 @@ class Sandbox:
         self._hub.drop(resumable=resumable, reconnect_op=reconnect_op)
         await self._hub.flush()
 
+    async def replay_dispatches(self, count: int, events: Iterable[str] | None = None) -> int:
+        """Re-send connected sessions their last `count` dispatches (of `events`); return how many went.
+
+        The same payloads with fresh sequence numbers, as a RESUME after a reconnect during a burst can.
+        """
+        if isinstance(events, str):
+            raise TypeError("events must be a list of event names, not one string")
+        names = None if events is None else frozenset(events)
+        sent = self._hub.replay(count, names)
+        log.info("sandbox.replay", count=count, events=None if names is None else sorted(names), sent=sent)
+        await self._hub.flush()
+        return sent
+
     def inject_fault(
         self,
         pattern: str,
@@ -230,7 +244,7 @@ class Sandbox:
         retry_after: float = 1.0,
     ) -> None:
         """Answer REST requests whose "METHOD /path" matches `pattern` with `status` (for count/duration)."""
-        self._faults.add(
+        self._faults.add_fault(
             pattern,
             status=status,
             count=count,
@@ -243,6 +257,21 @@ class Sandbox:
     def clear_faults(self) -> None:
         """Remove every injected fault."""
         self._faults.clear()
+
+    def delay_responses(
+        self, pattern: str, seconds: float, *, count: int | None = None, duration: float | None = None
+    ) -> None:
+        """Hold back the answers to REST requests whose "METHOD /path" matches `pattern` by `seconds`.
+
+        The request takes effect at once (a message is stored and dispatched); only its response waits.
+        Applies to `count` requests or for `duration` seconds, or until cleared.
+        """
+        self._delays.add_delay(pattern, seconds, count=count, duration=duration)
+        log.info("sandbox.delay_injected", pattern=pattern, seconds=seconds, count=count, duration=duration)
+
+    def clear_delays(self) -> None:
+        """Remove every injected delay."""
+        self._delays.clear()
 
     def set_channel_permissions(
         self, channel_id: int, *, manage_channels: bool = True, view: bool = True, send_messages: bool = True

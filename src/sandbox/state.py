@@ -9,6 +9,7 @@ from typing import Any
 from src.sandbox import ids
 from src.sandbox.config import SandboxConfig
 from src.sandbox.idsets import SparseIdSet
+from src.sandbox.nonces import NonceRegistry
 from src.types.permissions import (
     ADD_REACTIONS,
     ADMINISTRATOR,
@@ -121,6 +122,7 @@ class GuildState:
         self.channels: dict[int, Channel] = {}
         self.channel_ids: dict[str, int] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self.nonces = NonceRegistry(clock)
         for index, (key, kind, name) in enumerate(SEEDED_CHANNELS):
             channel = Channel(ids.channel_id(index), kind, name, position=index)
             if kind == VOICE:

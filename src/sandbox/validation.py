@@ -17,6 +17,8 @@ EMBED_FIELDS_MAX = 25
 EMBED_LIMITS = {"title": 256, "description": 4096}
 FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 1024
 FOOTER_MAX, AUTHOR_NAME_MAX = 2048, 256
+NONCE_MAX = 25  # characters of a string nonce; an integer nonce is any 64-bit integer
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Punctuation Discord strips from text-channel names ("Bans: 89" -> "bans-89"); '-' and '_' survive.
 _STRIPPED = re.compile("[" + re.escape("".join(c for c in string.punctuation if c not in "-_")) + "]")
@@ -120,6 +122,39 @@ def _check_field(item: Any) -> dict[str, Any]:
 
 def check_message(payload: Any, *, require_content: bool = True) -> tuple[str, list[dict[str, Any]]]:
     """Validate a message create/edit body and return (content, embeds); raise 400 like Discord."""
+    content, embeds, errors = _message_errors(payload)
+    if errors:
+        raise invalid_form(errors)
+    return _finished(content, embeds, require_content=require_content)
+
+
+def check_new_message(payload: Any) -> tuple[str, list[dict[str, Any]], str | int | None]:
+    """Validate a message create body and return (content, embeds, nonce); raise 400 like Discord."""
+    content, embeds, errors = _message_errors(payload)
+    nonce = payload.get("nonce")
+    nonce_error = None if nonce is None else _nonce_error(nonce)
+    if nonce_error is not None:
+        errors["nonce"] = nonce_error
+    if errors:
+        raise invalid_form(errors)
+    return (*_finished(content, embeds, require_content=True), nonce)
+
+
+def _nonce_error(nonce: Any) -> dict[str, Any] | None:
+    """Discord's error for a nonce that is not a string of up to 25 characters or a 64-bit integer."""
+    if isinstance(nonce, str):
+        if len(nonce) > NONCE_MAX:
+            return field_error("NONCE_TYPE_TOO_LONG", f"Must be {NONCE_MAX} or fewer characters long.")
+        return None
+    if isinstance(nonce, bool) or not isinstance(nonce, int):  # JSON true/false arrive as bool, an int
+        return field_error("NONCE_TYPE_INVALID_TYPE", "This field must be a string or integer.")
+    if not INT64_MIN <= nonce <= INT64_MAX:
+        return field_error("NONCE_TYPE_OUT_OF_BOUNDS", f"Must be between {INT64_MIN} and {INT64_MAX}.")
+    return None
+
+
+def _message_errors(payload: Any) -> tuple[str, list[Any], dict[str, Any]]:
+    """Return (content, embeds, form errors) of a message body, so every broken field is reported at once."""
     if not isinstance(payload, dict):
         raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
     content = payload.get("content")
@@ -152,8 +187,11 @@ def check_message(payload: Any, *, require_content: bool = True) -> tuple[str, l
             )
         if embed_errors:
             errors["embeds"] = embed_errors
-    if errors:
-        raise invalid_form(errors)
+    return content, embeds, errors
+
+
+def _finished(content: str, embeds: list[Any], *, require_content: bool) -> tuple[str, list[dict[str, Any]]]:
+    """Refuse an empty message where one is not allowed, and return the embeds as Discord stores them."""
     if require_content and not content and not embeds:
         raise ApiError(400, 50006, "Cannot send an empty message")
     return content, [_rich(e) for e in embeds]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,15 @@ class GatewayClient:
             while await self.recv(timeout) is not None:
                 pass
         return self.ws.close_code
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 3.0) -> None:
+    """Poll `predicate` until it holds (nothing signals "a response is parked on the clock")."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.005)
 
 
 @pytest.fixture

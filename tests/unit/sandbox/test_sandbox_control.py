@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
 
 from src.sandbox import Sandbox
+from tests.clock import ManualClock
+from tests.unit.sandbox.conftest import GatewayClient, RestClient, until
+
+GUILDS, MODERATION = 1 << 0, 1 << 2
 
 
 async def control(
@@ -101,3 +106,51 @@ async def test_delete_channel_via_control(session: aiohttp.ClientSession, sandbo
     channel_id = sandbox.channel_ids["online"]
     await control(session, sandbox, "DELETE", f"/channels/{channel_id}")
     assert channel_id not in sandbox.state.channels
+
+
+async def test_replay_via_control(
+    session: aiohttp.ClientSession, sandbox: Sandbox, gateway: GatewayClient
+) -> None:
+    """POST /gateway/replay re-sends the last dispatches and says how many."""
+    await gateway.identify(sandbox.config.token, GUILDS | MODERATION)
+    await gateway.recv_until("GUILD_CREATE")
+    await sandbox.ban(424242)
+    original = await gateway.recv_until("GUILD_BAN_ADD")
+    status, body = await control(session, sandbox, "POST", "/gateway/replay", {"count": 1})
+    replayed = await gateway.recv_until("GUILD_BAN_ADD")
+    assert (status, body, replayed["d"]) == (200, {"ok": True, "replayed": 1}, original["d"])
+
+
+async def test_replay_events_must_be_names(session: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """`events` that is not a list of names answers 400."""
+    status, body = await control(session, sandbox, "POST", "/gateway/replay", {"count": 1, "events": "X"})
+    assert (status, "error" in body) == (400, True)
+
+
+async def test_delay_via_control(
+    session: aiohttp.ClientSession, sandbox: Sandbox, api: RestClient, clock: ManualClock
+) -> None:
+    """POST /delays holds back the matching REST answer until the sandbox clock has moved on."""
+    status, _ = await control(
+        session, sandbox, "POST", "/delays", {"pattern": "@me", "seconds": 5, "count": 1}
+    )
+    answer = asyncio.create_task(api.call("GET", "/users/@me"))
+    await until(lambda: clock.pending_sleepers == 1)
+    await clock.advance(5)
+    assert (status, (await asyncio.wait_for(answer, 3)).status) == (200, 200)
+
+
+async def test_delete_delays_via_control(
+    session: aiohttp.ClientSession, sandbox: Sandbox, api: RestClient
+) -> None:
+    """DELETE /delays removes every delay: the answer comes at once."""
+    await control(session, sandbox, "POST", "/delays", {"pattern": ".*", "seconds": 5})
+    status, _ = await control(session, sandbox, "DELETE", "/delays")
+    answer = await asyncio.wait_for(api.call("GET", "/users/@me"), 3)
+    assert (status, answer.status) == (200, 200)
+
+
+async def test_delay_without_seconds_is_400(session: aiohttp.ClientSession, sandbox: Sandbox) -> None:
+    """POST /delays needs `seconds`."""
+    status, body = await control(session, sandbox, "POST", "/delays", {"pattern": ".*"})
+    assert (status, "seconds" in body["error"]) == (400, True)

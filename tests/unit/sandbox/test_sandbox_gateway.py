@@ -10,9 +10,9 @@ import pytest
 
 from src.sandbox import Sandbox, SandboxConfig
 from tests.clock import ManualClock
-from tests.unit.sandbox.conftest import ZLIB_SUFFIX, GatewayClient
+from tests.unit.sandbox.conftest import ZLIB_SUFFIX, GatewayClient, RestClient
 
-GUILDS, MEMBERS, MODERATION, PRESENCES = 1 << 0, 1 << 1, 1 << 2, 1 << 8
+GUILDS, MEMBERS, MODERATION, PRESENCES, GUILD_MESSAGES = 1 << 0, 1 << 1, 1 << 2, 1 << 8, 1 << 9
 TOKEN = SandboxConfig().token
 
 
@@ -354,3 +354,95 @@ async def test_reconnect_op_variant(gateway: GatewayClient, sandbox: Sandbox) ->
     frame = await gateway.recv()
     assert frame is not None
     assert frame["op"] == 7
+
+
+async def next_dispatches(gateway: GatewayClient, count: int) -> list[dict[str, Any]]:
+    """The next `count` dispatch frames, skipping heartbeat ACKs and other ops."""
+    frames: list[dict[str, Any]] = []
+    while len(frames) < count:
+        frame = await gateway.recv()
+        if frame is None:
+            raise AssertionError(f"socket closed after {frames}")
+        if frame["op"] == 0:
+            frames.append(frame)
+    return frames
+
+
+async def joins_and_a_ban(gateway: GatewayClient, sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Three joins, then the first joiner banned: the five dispatches as the client received them."""
+    uids = [await sandbox.add_member(username=f"burst{n}") for n in range(3)]
+    await sandbox.ban(uids[0])
+    return await next_dispatches(gateway, 5)
+
+
+async def test_replay_sends_the_same_payloads_again(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """replay_dispatches(3) re-sends the last three dispatches with the payloads they had."""
+    await identified(gateway)
+    originals = await joins_and_a_ban(gateway, sandbox)
+    await sandbox.replay_dispatches(3)
+    replayed = await next_dispatches(gateway, 3)
+    assert [(f["t"], f["d"]) for f in replayed] == [(f["t"], f["d"]) for f in originals[-3:]]
+
+
+async def test_replayed_dispatches_get_fresh_sequence_numbers(
+    gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """Replays continue the session's sequence instead of reusing the original numbers."""
+    await identified(gateway)
+    originals = await joins_and_a_ban(gateway, sandbox)
+    await sandbox.replay_dispatches(2)
+    replayed = await next_dispatches(gateway, 2)
+    last = originals[-1]["s"]
+    assert [f["s"] for f in replayed] == [last + 1, last + 2]
+
+
+async def test_replay_picks_only_the_named_events(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """With `events`, only dispatches of those names count and are re-sent."""
+    await identified(gateway)
+    await joins_and_a_ban(gateway, sandbox)
+    sent = await sandbox.replay_dispatches(5, events=["GUILD_BAN_ADD", "GUILD_MEMBER_REMOVE"])
+    replayed = await next_dispatches(gateway, 2)
+    assert (sent, [f["t"] for f in replayed]) == (2, ["GUILD_BAN_ADD", "GUILD_MEMBER_REMOVE"])
+
+
+async def test_replaying_twice_sends_the_same_dispatches_twice(
+    gateway: GatewayClient, sandbox: Sandbox
+) -> None:
+    """A replay does not count as a dispatch, so the second replay re-sends the same ones."""
+    await identified(gateway)
+    originals = await joins_and_a_ban(gateway, sandbox)
+    await sandbox.replay_dispatches(2)
+    await sandbox.replay_dispatches(2)
+    replayed = await next_dispatches(gateway, 4)
+    assert [f["d"] for f in replayed] == [f["d"] for f in originals[-2:] * 2]
+
+
+async def test_replay_sends_a_message_as_it_was_created(
+    gateway: GatewayClient, sandbox: Sandbox, api: RestClient
+) -> None:
+    """A message edited since its MESSAGE_CREATE is replayed with the content it was created with."""
+    await identified(gateway, GUILDS | GUILD_MESSAGES)
+    path = f"/channels/{sandbox.channel_ids['stats']}/messages"
+    created = (await api.call("POST", path, json_body={"content": "v1"})).body
+    await api.call("PATCH", f"{path}/{created['id']}", json_body={"content": "v2"})
+    await sandbox.replay_dispatches(1, events=["MESSAGE_CREATE"])
+    await next_dispatches(gateway, 2)  # the original MESSAGE_CREATE and MESSAGE_UPDATE
+    (replayed,) = await next_dispatches(gateway, 1)
+    assert (replayed["t"], replayed["d"]["content"]) == ("MESSAGE_CREATE", "v1")
+
+
+async def test_replay_only_sends_what_the_session_received(gateway: GatewayClient, sandbox: Sandbox) -> None:
+    """A session without the members intent gets back only the ban it was sent, not the joins."""
+    await identified(gateway, GUILDS | MODERATION)
+    await sandbox.add_member()
+    await sandbox.ban(424242)
+    await gateway.recv_until("GUILD_BAN_ADD")
+    sent = await sandbox.replay_dispatches(5)
+    (replayed,) = await next_dispatches(gateway, 1)
+    assert (sent, replayed["t"]) == (1, "GUILD_BAN_ADD")
+
+
+async def test_replay_of_fewer_than_one_is_refused(sandbox: Sandbox) -> None:
+    """A count below one is a mistake, not a no-op."""
+    with pytest.raises(ValueError, match="at least 1"):
+        await sandbox.replay_dispatches(0)
