@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -184,7 +184,11 @@ class FakeDiscord:
 
 
 class MemoryStore:
-    """An in-memory AtomicJsonStore: round-trips JSON, has health, can be told the disk is full."""
+    """An in-memory AtomicJsonStore: round-trips JSON, has health, can be told the disk is full.
+
+    A journal is kept as the JSON list of its lines and every append goes through `write`, so a full disk
+    (and a subclass counting writes) refuses appends as it refuses documents.
+    """
 
     def __init__(self) -> None:
         self.files: dict[str, str] = {}
@@ -212,6 +216,14 @@ class MemoryStore:
         prefix = folder.rstrip("/") + "/"
         inside = (n for n in self.files if n.startswith(prefix) and "/" not in n[len(prefix) :])
         return sorted(n for n in inside if n.endswith(suffix))
+
+    async def append_lines(self, name: str, lines: Sequence[str]) -> None:
+        if lines:
+            await self.write(name, [*await self.read_lines(name), *(json.loads(line) for line in lines)])
+
+    async def read_lines(self, name: str) -> list[Any]:
+        lines: list[Any] = json.loads(self.files[name]) if name in self.files else []
+        return lines
 
     def document(self, name: str) -> Any:
         """The parsed content of a stored file."""

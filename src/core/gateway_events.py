@@ -46,8 +46,9 @@ class GatewayEvents:
         await self._start(guild.id)
 
     def member_event(self, event: MemberEvent, member_count: int | None) -> None:
-        """Record the event and move the counters it affects."""
-        self._recorder.record(event)
+        """Record the event and move the counters it affects, once: a replayed ban moves nothing."""
+        if not self._recorder.record(event):
+            return
         if event.kind is EventKind.BAN:
             self._counters.adjust_bans(+1, int(event.member_id))
         elif event.kind is EventKind.UNBAN:

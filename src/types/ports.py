@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -160,7 +160,8 @@ class JsonStore(Protocol):
     """Where every service keeps its documents: `src.utils.store.AtomicJsonStore` in production.
 
     Names are relative paths such as `state/reports.json`; every write replaces the whole document
-    atomically, and a failure raises `src.core.exceptions.StoreError`.
+    atomically, a journal (`events/2026-11-21.jsonl`) is only appended to, and a failure raises
+    `src.core.exceptions.StoreError`.
     """
 
     @property
@@ -186,6 +187,14 @@ class JsonStore(Protocol):
 
     async def names(self, folder: str, suffix: str = ".json") -> list[str]:
         """Return the names of the documents directly inside `folder`, sorted."""
+        ...
+
+    async def append_lines(self, name: str, lines: Sequence[str]) -> None:
+        """Append `lines` (one JSON text each, no newline inside) to the journal `name`, durably."""
+        ...
+
+    async def read_lines(self, name: str) -> list[Any]:
+        """Return the parsed complete lines of the journal `name` ([] if none), minus a torn last line."""
         ...
 
 

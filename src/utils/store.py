@@ -1,4 +1,8 @@
-"""Crash-safe JSON documents under one folder: atomic writes, rotating backups, corrupt-file quarantine."""
+"""Crash-safe JSON under one folder: atomic documents with rotating backups and quarantine, and journals.
+
+A document is replaced whole and atomically. A journal (JSON lines) is only ever appended to, each batch
+fsynced, so its cost does not grow with its length; a crash can cut its last line short, and reading drops it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import re
 import secrets
 import shutil
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -51,6 +55,23 @@ class _Loaded:
     has_backups: bool = False
 
 
+@dataclass(frozen=True)
+class DroppedLine:
+    """A journal line left out: where it starts, why, and whether it was the last (a crash mid-append)."""
+
+    offset: int
+    reason: str
+    last: bool
+
+
+@dataclass(frozen=True)
+class ParsedLines:
+    """A journal's lines: the value of each complete JSON line, and the lines left out."""
+
+    values: list[Any]
+    dropped: list[DroppedLine]
+
+
 @dataclass
 class _Finished:
     """Outcome of a worker-thread job that was waited for to the end, even through cancellation."""
@@ -73,6 +94,8 @@ class AtomicJsonStore:
         self.health = StoreHealth()
         self._clock: Clock = clock or SystemClock()
         self._swept: set[str] = set()
+        # (name, offset) of journal lines already reported as dropped: a reader may read one journal often.
+        self._dropped_reported: set[tuple[str, int]] = set()
 
     async def write(self, name: str, data: Any, *, default: Callable[[Any], Any] | None = None) -> None:
         """Atomically replace `name` with `data` as JSON, keeping the previous versions as backups."""
@@ -119,11 +142,53 @@ class AtomicJsonStore:
         async with _lock_for(path):
             return await self._recover(name, path, validate)
 
+    async def append_lines(self, name: str, lines: Sequence[str]) -> None:
+        """Append `lines` (each one JSON text without a newline) to the journal `name` and fsync them.
+
+        One thread hop per batch; a new journal's folder is fsynced too. On failure the journal is cut back
+        to its length before, `health` records it like a failed write, and StoreError is raised.
+        """
+        if not lines:
+            return
+        path = self._path(name)
+        batch = list(lines)  # the caller may go on changing its list while the worker thread writes
+        async with _lock_for(path):
+            done = await _finish_in_thread(partial(_append_durably, path, batch))
+        self._settle("append", name, done)
+
+    async def read_lines(self, name: str) -> list[Any]:
+        """The JSON value of each complete line of the journal `name`, in order; [] when there is none.
+
+        A last line cut short by a crash (no newline, or not JSON) is dropped, as is any other line that is
+        not JSON: each is logged once, and reading goes on.
+        """
+        path = self._path(name)
+        # Under the name's lock: an append still in its thread would otherwise look like a torn last line.
+        async with _lock_for(path):
+            try:
+                raw = await asyncio.to_thread(_read_if_present, path)
+            except OSError as exc:
+                log.error("store.read_failed", file=name, error=_describe(exc))
+                raise StoreError(f"could not read {name}: {_describe(exc)}") from exc
+        if raw is None:
+            return []
+        parsed = await asyncio.to_thread(parse_lines, raw)  # parsing a long journal stays off the loop
+        for line in parsed.dropped:
+            if (name, line.offset) in self._dropped_reported:
+                continue
+            self._dropped_reported.add((name, line.offset))
+            # A torn last line is what a power cut mid-append leaves; a bad line before it is not.
+            (log.warning if line.last else log.error)(
+                "store.line_dropped", file=name, offset=line.offset, last_line=line.last, error=line.reason
+            )
+        return parsed.values
+
     async def delete(self, name: str) -> None:
         """Remove `name`, its backups and stray temp files; a missing file is fine."""
         path = self._path(name)
         async with _lock_for(path):
             done = await _finish_in_thread(partial(_delete_all, path))
+        self._dropped_reported = {seen for seen in self._dropped_reported if seen[0] != name}
         self._settle("delete", name, done)
 
     async def names(self, folder: str, suffix: str = ".json") -> list[str]:
@@ -403,6 +468,78 @@ def _write_atomically(path: Path, payload: bytes, keep: int, sweep: bool) -> Non
                 os.replace(_backup_path(path, 1), path)
         raise
     _fsync_dir(path.parent)
+
+
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """Open `path` to read and append, creating it (and missing folders); return it and whether it is new."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags | os.O_EXCL, 0o666), True
+    except FileExistsError:
+        return os.open(path, flags, 0o666), False
+    except FileNotFoundError:
+        # Only the first append into a new folder gets here, so the hot path costs no extra stat.
+        _make_folders(path.parent)
+        return os.open(path, flags | os.O_EXCL, 0o666), True
+
+
+def _append_durably(path: Path, lines: list[str]) -> None:
+    """Append `lines` to `path`, one per line, and fsync; on failure cut the file back to where it ended."""
+    if any("\n" in line for line in lines):
+        raise ValueError(f"a line to append to {path.name} holds a newline")
+    payload = ("\n".join(lines) + "\n").encode("utf-8")
+    fd, created = _open_for_append(path)
+    try:
+        end = os.fstat(fd).st_size
+        if end:
+            os.lseek(fd, end - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":
+                # A crash cut the last line short: end it, so it cannot swallow the first line of this batch.
+                payload = b"\n" + payload
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            # No half-written batch may stay in front of the retry (the reader would take it for a torn line).
+            with suppress(OSError):
+                os.ftruncate(fd, end)
+            raise
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
+
+
+def _read_if_present(path: Path) -> bytes | None:
+    """The bytes of `path`, or None when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def parse_lines(raw: bytes) -> ParsedLines:
+    """The JSON value of each complete line of `raw`; a last line without its newline is left out as torn."""
+    values: list[Any] = []
+    bad: list[tuple[int, str]] = []
+    last_offset = -1  # where the last non-blank line starts
+    lines = raw.split(b"\n")
+    tail = lines.pop()  # empty when `raw` ends with a newline, as every complete append leaves it
+    offset = 0
+    for line in lines:
+        if line.strip():
+            last_offset = offset
+            try:
+                values.append(json.loads(line))
+            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError too
+                bad.append((offset, f"not valid JSON: {exc}"))
+        offset += len(line) + 1
+    if tail:
+        last_offset = offset
+        bad.append((offset, f"cut short: {len(tail)} bytes without a newline"))
+    return ParsedLines(values, [DroppedLine(at, reason, at == last_offset) for at, reason in bad])
 
 
 def _load(path: Path) -> _Loaded:

@@ -19,6 +19,8 @@ from typing import Any
 
 from src.core.config import Settings
 from src.sandbox import Sandbox
+from src.services.stats.history import read_recorded_events
+from src.utils.store import parse_lines
 from tests.integration.conftest import wait_until
 
 START_TIMEOUT = 20.0  # a cold interpreter importing discord.py on a loaded 2-core machine
@@ -100,11 +102,8 @@ async def wait_counters_shown(sb: Sandbox, *, timeout: float = START_TIMEOUT) ->
 
 
 def day_file_events(data_dir: Path) -> list[dict[str, Any]]:
-    """Every event in every day file under `data_dir/events` (the files a user would open)."""
-    events: list[dict[str, Any]] = []
-    for path in sorted((data_dir / "events").glob("*.json")):
-        events.extend(json.loads(path.read_text(encoding="utf-8"))["events"])
-    return events
+    """Every event recorded under `data_dir/events`: each day file with its journal replayed onto it."""
+    return [event.model_dump(mode="json") for event in read_recorded_events(data_dir)]
 
 
 def corrupt_files(data_dir: Path) -> list[Path]:
@@ -113,10 +112,14 @@ def corrupt_files(data_dir: Path) -> list[Path]:
 
 
 def unparsable_json_files(data_dir: Path) -> list[str]:
-    """Data files and backups that do not parse as JSON (temp files are skipped: they may be partial)."""
+    """Data files, backups and journals that do not parse (a journal may end in one torn line)."""
     bad = []
     for path in sorted(data_dir.rglob("*")):
         if not path.is_file() or path.name.startswith(".") or ".json" not in path.name:
+            continue
+        if path.suffix == ".jsonl":
+            dropped = parse_lines(path.read_bytes()).dropped
+            bad += [f"{path.relative_to(data_dir)}: {d.reason}" for d in dropped if not d.last]
             continue
         try:
             json.loads(path.read_bytes().decode("utf-8"))

@@ -12,10 +12,10 @@ from typing import Any
 
 from src.sandbox import Sandbox, SandboxConfig
 from src.services.stats.events import EventRecorder
-from src.services.stats.history import DailyHistory
+from src.services.stats.history import JOURNAL_SUFFIX, Change, DailyHistory
 from src.types.models import EventKind, MemberEvent
 from src.utils.clock import SystemClock
-from src.utils.store import AtomicJsonStore
+from src.utils.store import AtomicJsonStore, parse_lines
 from tests.performance.harness import (
     BenchError,
     BenchResult,
@@ -32,15 +32,29 @@ DISK_POLL = 0.2
 
 
 def joins_on_disk(data_dir: Path) -> tuple[int, float]:
-    """Joins in every day file under DATA_DIR and the newest file's mtime (wall clock); blocking."""
+    """Joins on disk under DATA_DIR (day files and journals) and the newest file's mtime; blocking.
+
+    Only joins are sent, so a journal's joins are its add lines of joins; a poll between a fold's write and
+    its journal's delete may count some twice, but only once every join is on disk (folds wait for quiet).
+    """
     total, newest = 0, 0.0
-    for path in (data_dir / "events").glob("*.json"):
+    folder = data_dir / "events"
+    for path in folder.glob("*.json"):
         try:
             document = json.loads(path.read_bytes())
             newest = max(newest, path.stat().st_mtime)
         except (OSError, ValueError):
             continue  # replaced between glob and read: the next poll sees the new file
         total += sum(1 for event in document.get("events", []) if event.get("kind") == EventKind.JOIN)
+    for path in folder.glob(f"*{JOURNAL_SUFFIX}"):
+        try:
+            lines = parse_lines(path.read_bytes()).values
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:
+            continue  # folded and deleted between glob and read: its day file holds the joins now
+        total += sum(
+            1 for line in lines if line["op"] == Change.ADD and line["event"]["kind"] == EventKind.JOIN
+        )
     return total, newest
 
 
@@ -64,7 +78,7 @@ async def measure_end_to_end(joins: int, batch: int = 200, timeout: float = 120.
             sent_s = time.monotonic() - mono0
             deadline = mono0 + timeout
             while True:
-                # Parsing a multi-megabyte day file stays off the loop that feeds the gateway.
+                # Parsing a multi-megabyte day file and its journal stays off the loop that feeds the gateway.
                 on_disk, newest = await asyncio.to_thread(joins_on_disk, bot.data_dir)
                 if on_disk >= joins:
                     break

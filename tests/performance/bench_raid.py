@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import tempfile
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from src.sandbox import Sandbox, SandboxConfig
+from src.services.stats.history import read_recorded_events
 from tests.performance.bench_steady import HOUR, scaled_intervals
 from tests.performance.harness import (
     COUNTERS,
@@ -82,14 +82,8 @@ def converged(sb: Sandbox) -> bool:
 
 
 def events_on_disk(data_dir: Path) -> Counter[str]:
-    """Recorded events per kind over every day file; blocking."""
-    kinds: Counter[str] = Counter()
-    for path in (data_dir / "events").glob("*.json"):
-        try:
-            kinds.update(event["kind"] for event in json.loads(path.read_bytes()).get("events", []))
-        except (OSError, ValueError):
-            continue  # replaced while reading: the next poll sees the new file
-    return kinds
+    """Recorded events per kind over every day file and journal; blocking."""
+    return Counter(event.kind.value for event in read_recorded_events(data_dir))
 
 
 async def measure_raid(time_scale: float, sim_hours: float, rate: float, seed: int) -> dict[str, Any]:

@@ -39,7 +39,7 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "memory": ("1. Memory and CPU after ready", bench_memory),
     "startup": ("2. Start-up to first counter rename", bench_startup),
     "events": ("3. Join events recorded to disk", bench_events),
-    "store": ("4. Store flush vs history size", bench_store),
+    "store": ("4. Store flush vs history size and day size", bench_store),
     "steady": ("5. Steady state, REST per simulated hour", bench_steady),
     "raid": ("6. Simulated one-hour raid", bench_raid),
 }

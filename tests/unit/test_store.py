@@ -423,6 +423,107 @@ async def test_delete_missing_is_fine(store: AtomicJsonStore) -> None:
     assert store.health.ok
 
 
+# --- journals -----------------------------------------------------------------------------------
+
+JOURNAL = "events/2026-11-21.jsonl"
+
+
+async def test_appended_lines_are_read_back_in_order(store: AtomicJsonStore, tmp_path: Path) -> None:
+    """Each appended text is one line of the file, and read_lines returns their values in order."""
+    await store.append_lines(JOURNAL, ['{"n":1}', '{"n":2}'])
+    await store.append_lines(JOURNAL, ['{"n":3}'])
+    assert (tmp_path / JOURNAL).read_bytes() == b'{"n":1}\n{"n":2}\n{"n":3}\n'
+    assert await store.read_lines(JOURNAL) == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+async def test_read_lines_of_a_missing_journal_is_empty(store: AtomicJsonStore) -> None:
+    """A journal that was never written reads as no lines."""
+    assert await store.read_lines(JOURNAL) == []
+
+
+async def test_a_torn_last_line_is_dropped_and_logged_once(store: AtomicJsonStore, tmp_path: Path) -> None:
+    """A last line cut short by a power cut is left out, the lines before it kept, and logged once."""
+    await store.append_lines(JOURNAL, ['{"n":1}'])
+    with (tmp_path / JOURNAL).open("ab") as journal:
+        journal.write(b'{"n":')
+    with capture_logs() as logs:
+        assert await store.read_lines(JOURNAL) == [{"n": 1}]
+        assert await store.read_lines(JOURNAL) == [{"n": 1}]
+    [dropped] = events_of(logs, "store.line_dropped")
+    assert (dropped["log_level"], dropped["last_line"], dropped["offset"]) == ("warning", True, 8)
+
+
+async def test_a_bad_line_before_the_last_is_dropped_as_an_error(
+    store: AtomicJsonStore, tmp_path: Path
+) -> None:
+    """A line in the middle that is not JSON is left out with an error; the lines around it are kept."""
+    (tmp_path / "events").mkdir()
+    (tmp_path / JOURNAL).write_bytes(b'{"n":1}\n\x00\x00\x00\n{"n":3}\n')
+    with capture_logs() as logs:
+        assert await store.read_lines(JOURNAL) == [{"n": 1}, {"n": 3}]
+    [dropped] = events_of(logs, "store.line_dropped")
+    assert (dropped["log_level"], dropped["last_line"]) == ("error", False)
+
+
+async def test_an_append_after_a_torn_line_starts_on_a_new_line(
+    store: AtomicJsonStore, tmp_path: Path
+) -> None:
+    """The first line appended after a crash is not glued to the torn one, so it is kept."""
+    await store.append_lines(JOURNAL, ['{"n":1}'])
+    with (tmp_path / JOURNAL).open("ab") as journal:
+        journal.write(b'{"n":')
+    await store.append_lines(JOURNAL, ['{"n":3}'])
+    assert await store.read_lines(JOURNAL) == [{"n": 1}, {"n": 3}]
+
+
+async def test_a_failed_append_raises_shows_in_health_and_leaves_the_journal_as_it_was(
+    store: AtomicJsonStore, clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An fsync error: StoreError naming the cause, health records it, the file keeps its old bytes."""
+    await store.append_lines(JOURNAL, ['{"n":1}'])
+    before = (tmp_path / JOURNAL).read_bytes()
+    monkeypatch.setattr("src.utils.store.os.fsync", _always_fail(errno.EIO))
+    with capture_logs() as logs, pytest.raises(StoreError, match="Input/output error"):
+        await store.append_lines(JOURNAL, ['{"n":2}'])
+    assert (tmp_path / JOURNAL).read_bytes() == before
+    assert store.health.consecutive_failures == 1
+    assert store.health.last_failure == clock.now()
+    assert events_of(logs, "store.append_failed")[0]["log_level"] == "error"
+
+
+async def test_a_new_journal_syncs_its_folder_once(
+    store: AtomicJsonStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new file's (and new folder's) entry is made durable when created, not again on every append."""
+    synced: list[Path] = []
+    real = store_module._fsync_dir
+
+    def sync(folder: Path) -> None:
+        synced.append(folder)
+        real(folder)
+
+    monkeypatch.setattr(store_module, "_fsync_dir", sync)
+    await store.append_lines(JOURNAL, ['{"n":1}'])
+    await store.append_lines(JOURNAL, ['{"n":2}'])
+    assert synced == [tmp_path, tmp_path / "events"]
+
+
+async def test_a_line_holding_a_newline_is_refused(store: AtomicJsonStore, tmp_path: Path) -> None:
+    """A text spanning two lines would read back as two broken ones, so nothing is appended."""
+    with pytest.raises(ValueError, match="newline"):
+        await store.append_lines(JOURNAL, ['{"n":\n1}'])
+    assert await store.read_lines(JOURNAL) == []
+
+
+async def test_journals_are_listed_by_their_suffix_and_deleted_like_documents(store: AtomicJsonStore) -> None:
+    """names() tells day files and journals apart by suffix; delete() removes a journal."""
+    await store.write(DAY, {})
+    await store.append_lines(JOURNAL, ["1"])
+    assert (await store.names("events"), await store.names("events", ".jsonl")) == ([DAY], [JOURNAL])
+    await store.delete(JOURNAL)
+    assert await store.read_lines(JOURNAL) == []
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 

@@ -1,20 +1,27 @@
 """Telling a replayed member event from a new one.
 
-Discord can deliver an event twice: a RESUME replays what was dispatched while the connection was down, and
-a reconnect during a burst can replay what was already handled. A join carries `joined_at`, so the same
-member and `joined_at` is the same join. A leave, ban or unban carries nothing like it, but the same kind
-again for the same member with no opposite event between (no join between two leaves, no unban between two
-bans) can only be a replay, as long as the bot saw every event in between. That holds within one gateway
-session, which is also the only place replays come from, so the memory is cleared on every fresh session.
+Discord can deliver events twice: a RESUME replays what was dispatched while the connection was down, and a
+reconnect during a burst can replay what was already handled. A replay re-sends, for each member, the tail
+of the events already seen for that member, in order. Two facts identify it:
+
+- a join carries `joined_at`: a join with a `joined_at` already seen this session is that join again, and
+  the member's events that followed it are expected again, in the same order;
+- a leave, ban or unban carries nothing like it, but the same kind again for the same member with no
+  opposite event between (no join between two leaves, no unban between two bans) can only be a replay, as
+  long as the bot saw every event in between.
+
+Both hold within one gateway session, which is also the only place replays come from, so the memory is
+cleared on every fresh session.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from src.types.models import EventKind
 
-_AXIS = {
+_PAIR = {
     EventKind.JOIN: "membership",
     EventKind.LEAVE: "membership",
     EventKind.BAN: "ban",
@@ -22,30 +29,73 @@ _AXIS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    kind: EventKind
+    joined_at: datetime | None
+    at: datetime
+
+    def matches(self, kind: EventKind, joined_at: datetime | None) -> bool:
+        """Whether an incoming event is this one again."""
+        return self.kind is kind and (kind is not EventKind.JOIN or self.joined_at == joined_at)
+
+
+@dataclass
+class _Member:
+    seen: list[_Seen] = field(default_factory=list)
+    replaying_from: int | None = None  # the next seen event a replay in progress should repeat
+
+
 class ReplayGuard:
-    """Remembers each member's latest join-or-leave and ban-or-unban seen in this gateway session."""
+    """Remembers each member's events in this gateway session, and follows a replay through them."""
 
     def __init__(self) -> None:
-        # (member id, pair) -> the latest event's kind, when it was recorded, and a join's joined_at
-        self._last: dict[tuple[str, str], tuple[EventKind, datetime, datetime | None]] = {}
+        self._members: dict[str, _Member] = {}
 
-    def is_replay(self, kind: EventKind, member_id: str, joined_at: datetime | None = None) -> bool:
-        """Return whether the event repeats the member's latest event of its pair (a join: same joined_at)."""
-        last = self._last.get((member_id, _AXIS[kind]))
-        if last is None or last[0] is not kind:
+    def is_new(
+        self, kind: EventKind, member_id: str, at: datetime, joined_at: datetime | None = None
+    ) -> bool:
+        """Return False for a replay of an event already seen; otherwise remember the event, return True."""
+        member = self._members.setdefault(member_id, _Member())
+        if self._continues_replay(member, kind, joined_at) or self._starts_replay(member, kind, joined_at):
             return False
-        if kind is EventKind.JOIN:
-            return joined_at is not None and last[2] == joined_at  # a rejoin has a new joined_at
+        member.seen.append(_Seen(kind, joined_at, at))
         return True
-
-    def note(self, kind: EventKind, member_id: str, at: datetime, joined_at: datetime | None = None) -> None:
-        """Remember `kind` as the member's latest event of its pair."""
-        self._last[(member_id, _AXIS[kind])] = (kind, at, joined_at)
 
     def new_session(self) -> None:
         """Forget everything: a fresh gateway session replays nothing from before it."""
-        self._last.clear()
+        self._members.clear()
 
     def forget_before(self, horizon: datetime) -> None:
         """Forget events older than `horizon`, so a long session does not hold every member forever."""
-        self._last = {key: value for key, value in self._last.items() if value[1] >= horizon}
+        for member_id, member in list(self._members.items()):
+            member.seen = [seen for seen in member.seen if seen.at >= horizon]
+            member.replaying_from = None
+            if not member.seen:
+                del self._members[member_id]
+
+    @staticmethod
+    def _continues_replay(member: _Member, kind: EventKind, joined_at: datetime | None) -> bool:
+        """Whether the event is the next one of a replay in progress (which then moves on)."""
+        position = member.replaying_from
+        member.replaying_from = None
+        if position is None or not member.seen[position].matches(kind, joined_at):
+            return False
+        if position + 1 < len(member.seen):
+            member.replaying_from = position + 1
+        return True
+
+    @staticmethod
+    def _starts_replay(member: _Member, kind: EventKind, joined_at: datetime | None) -> bool:
+        """Whether the event repeats one already seen: a known join, or the pair's latest event again."""
+        if kind is EventKind.JOIN:
+            if joined_at is None:
+                return False
+            for position in range(len(member.seen) - 1, -1, -1):
+                if member.seen[position].matches(kind, joined_at):
+                    if position + 1 < len(member.seen):
+                        member.replaying_from = position + 1
+                    return True
+            return False
+        latest = next((s for s in reversed(member.seen) if _PAIR[s.kind] == _PAIR[kind]), None)
+        return latest is not None and latest.kind is kind

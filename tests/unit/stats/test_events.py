@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,38 +24,38 @@ from tests.clock import ManualClock
 NOON_NY = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)  # Saturday 12:00 in New York
 
 
-class CountingStore:
-    """The real store, counting successful writes; `failing` makes writes raise like a full disk."""
+class CountingStore(AtomicJsonStore):
+    """The real store, counting completed writes and journal appends; `failing` fails both (disk full)."""
 
     def __init__(self, root: Path) -> None:
-        self.inner = AtomicJsonStore(root)
+        super().__init__(root)
         self.writes = 0
         self.in_flight = 0
         self.failed_writes = 0
         self.failing = False
         self._written = asyncio.Condition()
 
-    async def read(self, name: str, *, validate: Callable[[Any], Any] | None = None) -> Any | None:
-        return await self.inner.read(name, validate=validate)
-
     async def write_json_text(self, name: str, text: str) -> None:
+        async with self._counted(name):
+            await super().write_json_text(name, text)
+
+    async def append_lines(self, name: str, lines: Sequence[str]) -> None:
+        async with self._counted(name):
+            await super().append_lines(name, lines)
+
+    @asynccontextmanager
+    async def _counted(self, name: str) -> AsyncIterator[None]:
         if self.failing:
             self.failed_writes += 1
             raise StoreError(f"could not write {name}: No space left on device (ENOSPC)")
         self.in_flight += 1
         try:
-            await self.inner.write_json_text(name, text)
+            yield
             self.writes += 1
         finally:
             self.in_flight -= 1
             async with self._written:
                 self._written.notify_all()
-
-    async def delete(self, name: str) -> None:
-        await self.inner.delete(name)
-
-    async def names(self, folder: str, suffix: str = ".json") -> list[str]:
-        return await self.inner.names(folder, suffix)
 
     async def wait_writes(self, count: int) -> None:
         """Wait (for the worker thread, not for clock time) until `count` writes have completed."""
@@ -118,6 +119,12 @@ def kinds(root: Path, day: str) -> list[tuple[str, str]]:
     return [(e["kind"], e["member_id"]) for e in day_file(root, day)["events"]]
 
 
+async def seen(root: Path, day: str) -> list[tuple[str, str]]:
+    """(kind, member id) of each event of `day` as a reader sees it while the bot runs: file plus journal."""
+    stored = await DailyHistory(AtomicJsonStore(root)).load_day(date.fromisoformat(day))
+    return [(e.kind.value, e.member_id) for e in stored.events] if stored else []
+
+
 async def test_spring_forward_events_land_in_the_local_day(recorder: EventRecorder, root: Path) -> None:
     """Around the 2026-03-08 DST change, events are filed by New York date (EST before, EDT after)."""
     recorder.record(event(1, datetime(2026, 3, 8, 4, 30, tzinfo=UTC)))  # 23:30 EST, 7 March
@@ -176,7 +183,7 @@ async def test_events_are_on_disk_within_a_second_without_an_explicit_flush(
     await clock.advance(1.0)
     await store.wait_writes(2)
 
-    assert kinds(root, "2026-11-21") == [("join", "1"), ("join", "2")]
+    assert await seen(root, "2026-11-21") == [("join", "1"), ("join", "2")]
     assert recorder.pending_events == 0
     await recorder.stop()
 
@@ -258,11 +265,11 @@ async def test_without_the_members_intent_a_ban_counts_as_removing_a_member(
 async def test_a_ban_removes_a_leave_already_written_to_disk(
     recorder: EventRecorder, store: CountingStore, root: Path, clock: ManualClock
 ) -> None:
-    """A ban arriving after its leave was flushed rewrites the day so the file holds only the ban."""
+    """A ban arriving after its leave was flushed leaves only the ban, in what readers see and in the file."""
     await recorder.start()
     recorder.record(event(7, NOON_NY, EventKind.LEAVE))
     await store.wait_writes(1)
-    assert kinds(root, "2026-11-21") == [("leave", "7")]
+    assert await seen(root, "2026-11-21") == [("leave", "7")]
     recorder.record(event(7, NOON_NY + timedelta(seconds=3), EventKind.BAN))
 
     await recorder.stop()
@@ -321,7 +328,7 @@ async def test_failed_writes_lose_nothing_once_the_disk_recovers(
     await clock.advance(60)  # past the longest backoff
     await store.wait_writes(1)
 
-    assert [m for _, m in kinds(root, "2026-11-21")] == ["1", "2", "3"]
+    assert [m for _, m in await seen(root, "2026-11-21")] == ["1", "2", "3"]
     assert recorder.pending_events == 0
     await recorder.stop()
 
@@ -491,3 +498,34 @@ async def test_a_replayed_join_after_midnight_stays_on_the_day_it_happened(
 
     assert kinds(root, "2026-11-21") == [("join", "1")]
     assert not (root / "events" / "2026-11-22.json").exists()
+
+
+async def test_a_replayed_join_and_the_leave_after_it_are_recorded_once(
+    recorder: EventRecorder, root: Path
+) -> None:
+    """Join then leave, both delivered again in order (a RESUME replaying the tail): one of each."""
+    first = [joined(1, NOON_NY, NOON_NY), event(1, NOON_NY + timedelta(seconds=20), EventKind.LEAVE)]
+    replayed = [e.model_copy(update={"timestamp": e.timestamp + timedelta(minutes=1)}) for e in first]
+    for e in [*first, *replayed, *replayed]:
+        recorder.record(e)
+
+    await recorder.stop()
+
+    assert kinds(root, "2026-11-21") == [("join", "1"), ("leave", "1")]
+
+
+async def test_a_replayed_ban_of_a_member_is_recorded_once_and_says_so(recorder: EventRecorder) -> None:
+    """Join, ban and its member-remove replayed: record() answers False for each repeat, nothing is added."""
+    original = [
+        joined(1, NOON_NY, NOON_NY),
+        event(1, NOON_NY + timedelta(seconds=30), EventKind.BAN),
+        event(1, NOON_NY + timedelta(seconds=31), EventKind.LEAVE),
+    ]
+    assert [recorder.record(e) for e in original] == [True, True, True]
+    replay = [e.model_copy(update={"timestamp": e.timestamp + timedelta(minutes=2)}) for e in original]
+
+    assert [recorder.record(e) for e in replay] == [False, False, False]
+    assert [(e.kind, e.member_removed) for e in recorder.today().events] == [
+        (EventKind.JOIN, None),
+        (EventKind.BAN, True),
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from src.services.stats.history import DailyHistory
+from src.services.stats.history import Change, DailyHistory, change_line
 from src.types.models import DailyStats, EventKind, MemberEvent
 from src.utils.store import AtomicJsonStore
 
@@ -99,6 +99,17 @@ async def test_prune_deletes_only_days_older_than_retention(history: DailyHistor
 
     assert deleted == [date(2025, 10, 16)]
     assert sorted(p.name for p in (root / "events").glob("*.json")) == ["2025-10-17.json", "2026-11-20.json"]
+
+
+async def test_a_day_with_only_a_journal_is_listed_and_pruned(history: DailyHistory, root: Path) -> None:
+    """A day whose events are still all in its journal counts as stored, and is pruned with its journal."""
+    old, recent = date(2025, 10, 16), date(2026, 11, 20)
+    for d in (old, recent):
+        await history.append_journal(d, [change_line(Change.ADD, a_day(d).events[0])])
+
+    assert await history.stored_dates() == [old, recent]
+    assert await history.prune(DAY, retention_days=400) == [old]
+    assert sorted(p.name for p in (root / "events").iterdir()) == ["2026-11-20.jsonl"]
 
 
 async def test_repeated_reads_of_a_day_are_served_from_the_cache(tmp_path):
