@@ -18,7 +18,8 @@ from src.demo.harness import BotRun, sandbox_settings
 from src.demo.scenario import Community
 from src.demo.view import CLEAR, NEWEST_SHOWN, NewMember, Screen, presence_text, render
 from src.sandbox import Sandbox, SandboxConfig
-from src.types.models import DailyStats, EventKind, MemberEvent
+from src.services.stats.history import read_recorded_events
+from src.types.models import EventKind, MemberEvent
 from src.utils.clock import ShiftedClock
 from src.utils.logging import configure_logging
 
@@ -128,10 +129,5 @@ def current_screen(
 
 
 def _events_on_disk(data_dir: Path) -> list[MemberEvent]:
-    """Every member event the bot has written to disk, oldest first: what it really recorded."""
-    events: list[MemberEvent] = []
-    for path in sorted((data_dir / "events").glob("*.json")):
-        # The files are replaced atomically, so a read sees a whole day; a bad one is skipped, not fatal.
-        with contextlib.suppress(OSError, ValueError):
-            events.extend(DailyStats.model_validate_json(path.read_bytes()).events)
-    return sorted(events, key=lambda e: e.timestamp)
+    """Every member event the bot has written to disk (day files and journals), oldest first."""
+    return read_recorded_events(data_dir)
