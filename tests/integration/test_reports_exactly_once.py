@@ -25,7 +25,7 @@ from tests.integration.conftest import wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).parents[2]
-RUNS = 20
+RUNS = 21  # seven of each phase
 FIRST_DAY = date(2030, 3, 1)
 START_SCRIPT = textwrap.dedent(
     """
@@ -71,10 +71,14 @@ def _environment(sb: Sandbox, data: Path) -> dict[str, str]:
     }
 
 
-async def _run_once(script: Path, env: dict[str, str], day: date, kill_after: float | None) -> None:
-    """Start the bot just after the midnight that ends `day`; SIGKILL it after `kill_after` seconds."""
+POST_STATS = r"POST /channels/{}/messages"
+PHASES = ("before the POST", "between the POST and the state write", "after the state write")
+
+
+async def _run_once(script: Path, env: dict[str, str], day: date) -> asyncio.subprocess.Process:
+    """Start the bot just after the midnight that ends `day` (so that day's report is due at once)."""
     start = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(seconds=1)
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
         start.isoformat(),
@@ -83,13 +87,11 @@ async def _run_once(script: Path, env: dict[str, str], day: date, kill_after: fl
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+
+
+async def _ended(process: asyncio.subprocess.Process) -> None:
+    """Wait for the process to end, killing it if it will not."""
     try:
-        if kill_after is None:
-            await asyncio.sleep(3.0)  # a clean run: let it catch up, then stop it as systemd would
-            process.send_signal(signal.SIGTERM)
-        else:
-            await asyncio.sleep(kill_after)
-            process.kill()
         await asyncio.wait_for(process.wait(), 15)
     finally:
         if process.returncode is None:
@@ -97,21 +99,62 @@ async def _run_once(script: Path, env: dict[str, str], day: date, kill_after: fl
             await process.wait()
 
 
+async def _clean_run(script: Path, env: dict[str, str], day: date) -> None:
+    """A run that catches up and is stopped with SIGTERM, as a service manager would."""
+    process = await _run_once(script, env, day)
+    await asyncio.sleep(3.0)
+    process.send_signal(signal.SIGTERM)
+    await _ended(process)
+
+
+async def _killed_run(
+    script: Path, env: dict[str, str], day: date, sb: Sandbox, phase: str, data: Path, extra: float
+) -> None:
+    """A run SIGKILLed at `phase` of posting a report (seen in the sandbox's journal or the state file)."""
+    stats = sb.channel_ids["stats"]
+    posts = len(sb.journal.requests_matching(POST_STATS.format(stats)))
+    identifies = sb.journal.identify_count()
+    if phase == PHASES[1]:
+        # The message is stored at once; only its answer waits, so the bot cannot have recorded it yet.
+        sb.delay_responses(POST_STATS.format(stats), 3.0, count=1)
+    process = await _run_once(script, env, day)
+    reached = {
+        # Logged in to the gateway: the services are starting, the report is not posted yet.
+        PHASES[0]: lambda: sb.journal.identify_count() > identifies,
+        PHASES[1]: lambda: len(sb.journal.requests_matching(POST_STATS.format(stats))) > posts,
+        PHASES[2]: lambda: f'"last_daily":"{day.isoformat()}"' in _state_text(data),
+    }[phase]
+    try:
+        await wait_until(reached, timeout=10, what=f"the run for {day} to reach {phase}")
+        await asyncio.sleep(extra)
+    finally:
+        process.kill()
+        await _ended(process)
+        sb.clear_delays()
+
+
+def _state_text(data: Path) -> str:
+    """The reports state file without spaces, or "" while there is none."""
+    try:
+        return (data / "state" / "reports.json").read_text(encoding="utf-8").replace(" ", "")
+    except OSError:
+        return ""
+
+
 async def test_every_report_is_posted_exactly_once_across_sigkills(tmp_path: Path) -> None:
-    """20 runs killed at random moments around report time, then one clean run: each day's report once."""
+    """21 runs killed before, during or after posting a report, then a clean run: each day's report once."""
     script = tmp_path / "start_bot.py"
     script.write_text(START_SCRIPT, encoding="utf-8")
     rng = random.Random(20301)  # fixed: a failure can be replayed
+    data = tmp_path / "data"
     async with Sandbox(SandboxConfig(members=50, bans=1, time_scale=120.0)) as sb:
-        env = _environment(sb, tmp_path / "data")
+        env = _environment(sb, data)
         # A first clean run sets up the state (a new install posts no backlog) with FIRST_DAY as done.
-        await _run_once(script, env, FIRST_DAY, kill_after=None)
+        await _clean_run(script, env, FIRST_DAY)
         days = [FIRST_DAY + timedelta(days=n) for n in range(1, RUNS + 1)]
-        for day in days:
-            # Start-up to the report's POST takes about 0.6-1.2 s here: the kills land before, around and
-            # after it.
-            await _run_once(script, env, day, kill_after=rng.uniform(0.4, 2.0))
-        await _run_once(script, env, days[-1] + timedelta(days=1), kill_after=None)
+        for n, day in enumerate(days):
+            await _killed_run(script, env, day, sb, PHASES[n % 3], data, extra=rng.uniform(0.0, 0.3))
+        await _clean_run(script, env, days[-1] + timedelta(days=1))
 
         def titles() -> list[str]:
             return [
