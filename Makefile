@@ -49,8 +49,9 @@ format: $(STAMP)  ## Apply ruff's fixes and formatting
 bench: $(STAMP)  ## Benchmarks against the sandbox; writes bench/results.json and bench/results.md
 	$(PY) -m tests.performance.run_bench
 
-lock: $(STAMP)  ## Re-pin requirements.lock from the current resolution of pyproject.toml
+lock: $(STAMP)  ## Re-pin requirements.lock to what .venv has installed (pip freeze, run after changing it)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^statsbot' > requirements.lock
 
-clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+clean:  ## Remove the virtual environment, caches and coverage data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info .coverage
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -48,6 +48,39 @@ def _port(value: str) -> int:
     return port
 
 
+def _count(value: str) -> int:
+    """An argparse type: a whole number of zero or more (members, bans)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{number} is below 0")
+    return number
+
+
+def _share(value: str) -> float:
+    """An argparse type: a fraction from 0 to 1."""
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"{share} is not between 0 and 1")
+    return share
+
+
+def _scale(value: str) -> float:
+    """An argparse type: a speed-up factor above zero."""
+    try:
+        scale = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not scale > 0 or scale == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} is not a number above 0")
+    return scale
+
+
 def _positive_int(value: str) -> int:
     """An argparse type: a whole number above zero."""
     try:
@@ -78,24 +111,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--members",
-        type=int,
+        type=_count,
         default=defaults.members,
         metavar="N",
         help="seeded human members (%(default)s)",
     )
     parser.add_argument(
-        "--bans", type=int, default=defaults.bans, metavar="N", help="seeded bans (%(default)s)"
+        "--bans", type=_count, default=defaults.bans, metavar="N", help="seeded bans (%(default)s)"
     )
     parser.add_argument(
         "--online-share",
-        type=float,
+        type=_share,
         default=defaults.online_share,
         metavar="F",
         help="share of members reported online, 0 to 1 (%(default)s)",
     )
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=_scale,
         default=defaults.time_scale,
         metavar="F",
         help="divide every rate-limit window by this (%(default)s)",

@@ -81,8 +81,10 @@ COMMANDS: dict[str, How] = {
     # The sandbox walkthrough, in this order: the sandbox in the background, the bot, then one slash command.
     ": > sandbox.env; .venv/bin/python -m src sandbox --members 10000 --time-scale 20 --print-env "
     "> sandbox.env &": How.WALKTHROUGH,
-    "until [ $(wc -l < sandbox.env) -ge 10 ]; do sleep 0.2; done; (. ./sandbox.env && UPDATE_INTERVAL=5 "
-    "HEARTBEAT_INTERVAL=10 PRESENCE_UPDATE_INTERVAL=4 .venv/bin/python -m src run)": How.WALKTHROUGH,
+    "until [ $(wc -l < sandbox.env) -ge 10 ] || ! kill -0 $! 2>/dev/null; do sleep 0.2; done; "
+    "if [ $(wc -l < sandbox.env) -ge 10 ]; then (. ./sandbox.env && DATA_DIR=./sandbox-data "
+    "UPDATE_INTERVAL=5 HEARTBEAT_INTERVAL=10 PRESENCE_UPDATE_INTERVAL=4 .venv/bin/python -m src run); "
+    "else echo The sandbox did not start: its error is above.; fi": How.WALKTHROUGH,
     '(. ./sandbox.env && curl -s $SANDBOX_CONTROL_URL/commands/invoke -d {"name": "stats now"})': (
         How.WALKTHROUGH_STEP
     ),
@@ -516,6 +518,17 @@ async def test_documented_walkthrough_runs_the_bot_against_the_sandbox(tmp_path)
     assert (shown["failed"], embed["title"], fields["Members"]) == expected, answer.stdout
     assert (code, elapsed < STOP_TIMEOUT) == (0, True), _tail(log)
     assert "sandbox.stopped" in log.read_text(encoding="utf-8", errors="replace")
+
+
+async def test_the_walkthrough_says_so_when_the_sandbox_did_not_start(tmp_path):
+    """If the sandbox exits at once (a bad option, a port in use), the second line stops with a message."""
+    start = _walkthrough(How.WALKTHROUGH)
+    failing = start[0].raw.replace("--print-env", "--print-env --members -5")
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    script = "\n".join([failing, start[1].raw])
+    result = await asyncio.wait_for(_run(["bash", "-c", script], _env(tmp_path), tmp_path), 30)
+    assert "The sandbox did not start" in result.stdout
+    assert not (tmp_path / "sandbox-data").exists()
 
 
 @pytest.mark.parametrize("command", _cases(How.CONFIG_ERROR))

@@ -15,6 +15,9 @@ from src.core.config import Settings
 from src.core.offline import report
 from src.core.session import discord_endpoints
 from src.services.stats.budget import BUDGET_FILE
+from src.services.stats.history import DailyHistory
+from src.types.models import DailyStats
+from src.utils.store import AtomicJsonStore
 from tests.integration.conftest import FAST, sandbox_settings
 
 
@@ -43,6 +46,8 @@ async def test_report_post_leaves_the_state_folder_untouched(sandbox, tmp_path):
     """`report weekly --post` posts its report and leaves every file under state/ byte for byte the same."""
     settings = sandbox_settings(sandbox, tmp_path / "data", **FAST)
     _write_budget(settings)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)  # FAST's TIMEZONE is UTC
+    await DailyHistory(AtomicJsonStore(settings.data_dir)).save_day(DailyStats(date=yesterday))
     before = _state(settings.data_dir)
 
     with discord_endpoints(settings):

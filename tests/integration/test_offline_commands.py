@@ -64,6 +64,17 @@ async def test_report_post_refuses_a_day_without_data(sandbox, tmp_path, capsys)
     assert captured.out == ""
 
 
+async def test_a_weekly_report_of_a_week_never_stored_says_so_and_exits_1(sandbox, tmp_path, capsys):
+    """`report weekly` for a week with no stored day prints why instead of a table of zeros, and exits 1."""
+    settings = sandbox_settings(sandbox, tmp_path / "data", **FAST)
+
+    assert await report(settings, "weekly", date(2020, 1, 7), post=False) == 1
+
+    captured = capsys.readouterr()
+    assert captured.err.startswith("No statistics are stored for the week Wednesday 1 January to Tuesday 7")
+    assert captured.out == ""
+
+
 async def test_report_post_logs_no_discord_warning(sandbox, tmp_path, caplog):
     """Posting a report logs in over REST without a discord.py warning about intents it never uses."""
     settings = sandbox_settings(sandbox, tmp_path / "data", **FAST)

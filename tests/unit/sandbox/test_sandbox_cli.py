@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from src.sandbox import Sandbox, SandboxConfig
 from src.sandbox.cli import main, shell_exports
@@ -55,9 +56,12 @@ async def test_prints_info_then_stops_cleanly_on_sigterm() -> None:
     assert (info["token"], state["member_count"], code) == ("cli-t", 11, 0)
 
 
-def test_invalid_option_value_returns_2() -> None:
-    """A time scale of zero is refused with exit code 2."""
-    assert main(["--time-scale", "0"]) == 2
+def test_invalid_option_value_exits_2_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """A time scale of zero is refused with exit code 2 and a line naming --time-scale."""
+    with pytest.raises(SystemExit) as info:
+        main(["--time-scale", "0"])
+    assert info.value.code == 2
+    assert "argument --time-scale: 0 is not a number above 0" in capsys.readouterr().err
 
 
 async def test_exports_source_to_the_sandbox_settings(clock: ManualClock, tmp_path: Path) -> None:
