@@ -95,8 +95,8 @@ async def build_report(settings: Settings, kind: str, day: date, today: date) ->
             # What `/stats day` answers (in its operator's words) instead of an all-zero report.
             return no_data_text(day, today, settings.retention_days, for_operator=True)
         return StoredReport(build_daily_report(stored), member_names(stored))
-    stored = await history.stored_dates()
-    if not any(day - timedelta(days=6) <= d <= day for d in stored):
+    stored_dates = await history.stored_dates()
+    if not any(day - timedelta(days=6) <= d <= day for d in stored_dates):
         first = day - timedelta(days=6)
         return (
             f"No statistics are stored for the week {first:%A} {first.day} {first:%B} to {day:%A} {day.day} "
