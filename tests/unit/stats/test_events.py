@@ -166,9 +166,10 @@ async def test_a_burst_of_10000_joins_is_written_in_few_batches(
     await recorder.stop()
 
     assert len(day_file(root, "2026-11-21")["events"]) == 10_000
-    # At most one write per second of the 60 s (plus the first) while the joins arrive, so each join
-    # waited about a second at most; far from one write per join.
-    assert 50 <= written_while_running <= 61
+    # At most one write per second of the 60 s (plus the first) while the joins arrive; far from one write
+    # per join. The lower bound says the writes kept pace with the burst (not one big write at the end);
+    # it leaves room for a batch whose worker thread had not started when the test moved the clock on.
+    assert 40 <= written_while_running <= 61
 
 
 async def test_events_are_on_disk_within_a_second_without_an_explicit_flush(
