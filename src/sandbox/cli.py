@@ -14,7 +14,8 @@ import logging
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import structlog
 
@@ -37,59 +38,32 @@ CHANNEL_SETTINGS = {
 }
 
 
-def _port(value: str) -> int:
-    """An argparse type: a TCP port number, 0 meaning ephemeral."""
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not between 0 and 65535")
-    return port
+T = TypeVar("T", int, float)
 
 
-def _count(value: str) -> int:
-    """An argparse type: a whole number of zero or more (members, bans)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{number} is below 0")
-    return number
+def _number(
+    convert: Callable[[str], T], accept: Callable[[T], bool], expected: str, kind: str = "a number"
+) -> Callable[[str], T]:
+    """Return an argparse type: `convert` the text, and refuse a value `accept` rejects as not `expected`."""
+
+    def parse(value: str) -> T:
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {kind}") from None
+        if not accept(number):
+            raise argparse.ArgumentTypeError(f"{value} is not {expected}")
+        return number
+
+    return parse
 
 
-def _share(value: str) -> float:
-    """An argparse type: a fraction from 0 to 1."""
-    try:
-        share = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= share <= 1.0:
-        raise argparse.ArgumentTypeError(f"{share} is not between 0 and 1")
-    return share
-
-
-def _scale(value: str) -> float:
-    """An argparse type: a speed-up factor above zero."""
-    try:
-        scale = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not scale > 0 or scale == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} is not a number above 0")
-    return scale
-
-
-def _positive_int(value: str) -> int:
-    """An argparse type: a whole number above zero."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{number} is not above 0")
-    return number
+WHOLE = "a whole number"
+_port = _number(int, lambda n: 0 <= n <= 65535, "between 0 and 65535 (0: any free port)", WHOLE)
+_count = _number(int, lambda n: n >= 0, "0 or more", WHOLE)
+_positive_int = _number(int, lambda n: n > 0, "above 0", WHOLE)
+_share = _number(float, lambda x: 0.0 <= x <= 1.0, "between 0 and 1")
+_scale = _number(float, lambda x: 0.0 < x < float("inf"), "a number above 0")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -31,9 +31,18 @@ class Archive:
     size: int
 
 
+_STAMP = "%Y%m%d-%H%M%S"
+
+
 def archive_name(now: datetime) -> str:
     """Return the file name of an archive made at `now`; names sort in time order."""
-    return f"{PREFIX}{now.astimezone(UTC):%Y%m%d-%H%M%S}{SUFFIX}"
+    return f"{PREFIX}{now.astimezone(UTC):{_STAMP}}{SUFFIX}"
+
+
+def archive_time(path: Path) -> datetime:
+    """Return when the archive at `path` was made, read from its name (see `archive_name`)."""
+    stamp = path.name.removeprefix(PREFIX).removesuffix(SUFFIX)
+    return datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
 
 
 def make_archive(data_dir: Path, backup_dir: Path, now: datetime, *, keep: int = 7) -> Archive:

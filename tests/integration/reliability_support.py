@@ -63,16 +63,19 @@ class BotProcess:
 
 @asynccontextmanager
 async def bot_process(
-    settings: Settings, workdir: Path, name: str = "bot", **extra_env: str
+    settings: Settings,
+    workdir: Path,
+    name: str = "bot",
+    *,
+    argv: tuple[str, ...] = ("-m", "src", "run"),
+    **extra_env: str,
 ) -> AsyncIterator[BotProcess]:
-    """Start the bot as a process in the existing folder `workdir`; it is killed on exit if still running."""
+    """Start the bot (`python -m src run`, or `argv`) in the existing folder `workdir`; killed on exit."""
     log_path = workdir / f"{name}.stderr"
     with log_path.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "src",
-            "run",
+            *argv,
             env=bot_env(settings, **extra_env),
             cwd=workdir,  # no stray .env or config/.env is read from the repository
             stdout=asyncio.subprocess.DEVNULL,

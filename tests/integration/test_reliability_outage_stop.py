@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from tests.integration.conftest import FAST, sandbox_settings, wait_until
 from tests.integration.reliability_support import (
     START_TIMEOUT,
     BotProcess,
-    bot_env,
+    bot_process,
     wait_counters_shown,
 )
 
@@ -52,22 +51,8 @@ async def long_backoff_bot(settings: Settings, workdir: Path) -> AsyncIterator[B
     """`python -m src run`'s entry point with a 120 s reconnect backoff; killed on exit if still running."""
     script = workdir / "long_backoff_run.py"
     script.write_text(LONG_BACKOFF_RUN, encoding="utf-8")
-    log_path = workdir / "bot.stderr"
-    with log_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(script),
-            env=bot_env(settings),
-            cwd=workdir,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        yield BotProcess(process, log_path)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    async with bot_process(settings, workdir, argv=(str(script),)) as bot:
+        yield bot
 
 
 async def sigterm(bot: BotProcess) -> tuple[int, float]:

@@ -149,7 +149,7 @@ def test_invalid_sandbox_value_exits_2_naming_the_option(capsys):
     with pytest.raises(SystemExit) as info:
         main(["sandbox", "--members", "-1"])
     assert info.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith("error: argument --members: -1 is below 0")
+    assert capsys.readouterr().err.splitlines()[-1].endswith("error: argument --members: -1 is not 0 or more")
 
 
 def test_sandbox_port_out_of_range_is_a_usage_error(capsys):

@@ -49,12 +49,17 @@ async def wait_for_archives(backups: Path, count: int, clock: ManualClock) -> li
     return [p.name for p in list_archives(backups)]
 
 
-async def test_the_first_archive_is_made_at_start_when_there_is_none(
+async def test_the_first_archive_waits_ten_minutes_so_start_up_stays_quick(
     service: BackupService, data: Path, clock: ManualClock
 ) -> None:
-    """A bot with no backup yet makes one at once."""
+    """A bot with no backup yet makes none during start-up, and its first ten minutes after it."""
     await service.start()
-    assert await wait_for_archives(data / "backups", 1, clock) == [archive_name(START)]
+    await clock.advance(599)
+    assert list_archives(data / "backups") == []
+    await clock.advance(1)
+    assert await wait_for_archives(data / "backups", 1, clock) == [
+        archive_name(START + timedelta(minutes=10))
+    ]
 
 
 async def test_the_next_archive_waits_until_the_newest_is_a_day_old(
@@ -77,6 +82,7 @@ async def test_a_failed_archive_is_logged_and_retried(data: Path, clock: ManualC
     service = BackupService(data, blocker / "backups", clock)
     with capture_logs() as logs:
         await service.start()
+        await clock.advance(600)
         for _ in range(100):
             await clock.advance(0)
             if any(e["event"] == "backup.failed" for e in logs):
