@@ -11,7 +11,15 @@ from typing import Any
 from src.core.config import Settings, load_settings
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
 from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
-from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts, PostedMessage
+from src.types.ports import (
+    ALL_USER_IDS,
+    ChannelInfo,
+    ChannelKind,
+    GuildCounts,
+    GuildFacts,
+    MemberInfo,
+    PostedMessage,
+)
 from tests.clock import ManualClock
 
 GUILD = 42
@@ -29,6 +37,14 @@ BASE_SETTINGS: dict[str, Any] = {
 def make_settings(**overrides: Any) -> Settings:
     """Valid settings from BASE_SETTINGS plus overrides, without reading the environment."""
     return load_settings(None, **{**BASE_SETTINGS, **overrides})
+
+
+def counter_state(kind: CounterKind, channel_id: int, **fields: Any) -> ChannelStats:
+    """A snapshot of one of the original's three counters, as CounterService reports it."""
+    label = kind.value.capitalize()
+    return ChannelStats(
+        channel_id=channel_id, label=label, key=kind.value, template=f"{label}: {{count:,}}", **fields
+    )
 
 
 @dataclass
@@ -81,6 +97,12 @@ class FakeDiscord:
         self.fail_presence = 0
         self.connected = True
         self.latency_s: float | None = 0.085
+        self.facts: GuildFacts | None = GuildFacts(boosts=3, boost_tier=1, channels=12, roles=5)
+        self.role_counts: dict[int, int] | Exception = {}
+        self.member_list: list[MemberInfo] = []  # what a member-list pass sees, in chunks of `chunk_size`
+        self.chunk_size = 1000
+        self.during_scan: Callable[[], None] | None = None  # runs between the first chunk and the rest
+        self.scan_errors: list[Exception] = []
         self._next_id = 1000
 
     # --- gateway state ---------------------------------------------------------------------------------
@@ -89,6 +111,9 @@ class FakeDiscord:
 
     def latency(self) -> float | None:
         return self.latency_s
+
+    def guild_facts(self) -> GuildFacts | None:
+        return self.facts
 
     def is_connected(self) -> bool:
         return self.connected
@@ -107,6 +132,24 @@ class FakeDiscord:
         if on_page is not None:
             on_page(ALL_USER_IDS)
         return self.bans
+
+    async def fetch_role_member_counts(self) -> dict[int, int]:
+        self.calls.append(Call("fetch_role_member_counts", self.clock.now()))
+        if isinstance(self.role_counts, Exception):
+            raise self.role_counts
+        return dict(self.role_counts)
+
+    async def scan_members(self, on_chunk: Callable[[Sequence[MemberInfo]], None]) -> int:
+        """Feed `member_list` in chunks; `during_scan` runs after the first, as events would."""
+        self.calls.append(Call("scan_members", self.clock.now()))
+        if self.scan_errors:
+            raise self.scan_errors.pop(0)
+        members = list(self.member_list)
+        for start in range(0, max(1, len(members)), self.chunk_size):
+            on_chunk(members[start : start + self.chunk_size])
+            if start == 0 and self.during_scan is not None:
+                self.during_scan()
+        return len(members)
 
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:
         errors = self.fetch_channel_errors.get(channel_id)

@@ -23,6 +23,7 @@ from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.services.monitoring.metrics import MetricsSampler
 from src.services.presence.service import PresenceService
 from src.services.stats.backups import BackupService
+from src.services.stats.counter_specs import configured_counters
 from src.services.stats.counters import CounterService
 from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
@@ -53,7 +54,7 @@ class StatsBotApp:
         self.breakers = BreakerRegistry(clock=self.clock)
         guild = WatchedGuild(settings.guild_id, settings.member_count_channel_id)
         self.client = StatsBot(settings, self.clock, guild)
-        self.discord = DiscordAdapter(self.client, guild)
+        self.discord = DiscordAdapter(self.client, guild, self.client.member_chunks)
         # Services see Discord only through the breaker, so an outage is not multiplied by their loops.
         self.port = ResilientDiscord(self.discord, self.breakers, self.clock)
         self.history = DailyHistory(self.store)
@@ -61,7 +62,9 @@ class StatsBotApp:
         self.recorder = EventRecorder(
             settings, self.clock, self.history, max_backoff=min(DISK_RETRY_CAP, settings.max_backoff)
         )
-        self.counters = CounterService(settings, self.port, self.clock, self.store)
+        self.counters = CounterService(
+            settings, self.port, self.clock, self.store, configured_counters(settings)
+        )
         self.stats = StatsSnapshotView(self.counters, self.recorder)
         self.reports = ReportScheduler(
             settings, self.clock, self.store, self.history, self.port, flush=self.recorder.flush

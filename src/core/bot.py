@@ -9,8 +9,9 @@ from typing import Any, Protocol
 import discord
 
 from src.core.config import Settings
+from src.core.member_scan import MemberChunks, member_info
 from src.types.models import EventKind, MemberEvent
-from src.types.ports import Clock
+from src.types.ports import Clock, MemberInfo
 from src.utils.logging import get_logger
 from src.utils.text import describe_error
 
@@ -49,8 +50,21 @@ class BotEvents(Protocol):
         """The watched guild arrived in a fresh gateway session (start-up or after a re-identify)."""
         ...
 
-    def member_event(self, event: MemberEvent, member_count: int | None) -> None:
-        """A join, leave, ban or unban in the watched guild, with the guild's member count after it."""
+    def member_event(
+        self, event: MemberEvent, member_count: int | None, roles: frozenset[int] = frozenset()
+    ) -> None:
+        """A join, leave, ban or unban in the watched guild, with the member count after it.
+
+        A join also carries the roles the member arrived with.
+        """
+        ...
+
+    def member_updated(self, member: MemberInfo) -> None:
+        """A member of the watched guild changed (members intent): the roles it holds now."""
+        ...
+
+    def guild_changed(self) -> None:
+        """The watched guild's boosts, channels or roles changed."""
         ...
 
     def connection_changed(self, connected: bool) -> None:
@@ -89,6 +103,8 @@ class StatsBot(discord.Client):
         self._session: asyncio.Task[None] | None = None
         self._stop_requested = False
         self._closed = asyncio.Event()
+        self.member_chunks = MemberChunks()
+        self._tap_parsers()
         self._guard_parsers()
 
     def attach(self, events: BotEvents) -> None:
@@ -101,6 +117,27 @@ class StatsBot(discord.Client):
         if self._events is None:
             raise RuntimeError("StatsBot.attach() was not called before the gateway started")
         return self._events
+
+    def _tap_parsers(self) -> None:
+        """Take member chunks and member updates before discord.py's parsers, which need a member cache.
+
+        With the cache off, discord.py drops a member update it has no cached member for, and would build
+        a `Member` object for each of a million chunked members. The gateway looks parsers up in this dict.
+        """
+        parsers = self._connection.parsers
+        parse_chunk, parse_update = parsers["GUILD_MEMBERS_CHUNK"], parsers["GUILD_MEMBER_UPDATE"]
+
+        def chunk(data: Any) -> None:
+            if not self.member_chunks.take(data):
+                parse_chunk(data)
+
+        def update(data: Any) -> None:
+            member = member_info(data)
+            if member is not None and _snowflake(data.get("guild_id")) == self._guild.id:
+                self.events.member_updated(member)
+            parse_update(data)
+
+        parsers["GUILD_MEMBERS_CHUNK"], parsers["GUILD_MEMBER_UPDATE"] = chunk, update
 
     def _guard_parsers(self) -> None:
         """Drop a dispatch discord.py cannot parse instead of letting it end the gateway session.
@@ -143,7 +180,31 @@ class StatsBot(discord.Client):
     async def on_member_join(self, member: discord.Member) -> None:
         """Record a join (members intent)."""
         if member.guild.id == self._guild.id:
-            self._record(EventKind.JOIN, member, member.guild)
+            self._record(EventKind.JOIN, member, member.guild, frozenset(role.id for role in member.roles))
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        """Boosts (and everything else about the guild) may have changed."""
+        self._guild_changed(after)
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        """A channel was created: the channel count changed."""
+        self._guild_changed(channel.guild)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A channel was deleted: the channel count changed."""
+        self._guild_changed(channel.guild)
+
+    async def on_guild_role_create(self, role: discord.Role) -> None:
+        """A role was created: the role count changed."""
+        self._guild_changed(role.guild)
+
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        """A role was deleted: the role count changed."""
+        self._guild_changed(role.guild)
+
+    def _guild_changed(self, guild: discord.Guild) -> None:
+        if guild.id == self._guild.id:
+            self.events.guild_changed()
 
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """Record a leave; the raw event fires even with the member cache off."""
@@ -216,7 +277,11 @@ class StatsBot(discord.Client):
             self._closed.set()
 
     def _record(
-        self, kind: EventKind, user: discord.User | discord.Member, guild: discord.Guild | None
+        self,
+        kind: EventKind,
+        user: discord.User | discord.Member,
+        guild: discord.Guild | None,
+        roles: frozenset[int] = frozenset(),
     ) -> None:
         """Hand one member event over, with the count discord.py keeps current from join/remove events."""
         event = MemberEvent(
@@ -229,7 +294,15 @@ class StatsBot(discord.Client):
             # What makes a replayed join the same join (a RESUME can deliver it twice).
             joined_at=user.joined_at if kind is EventKind.JOIN and isinstance(user, discord.Member) else None,
         )
-        self.events.member_event(event, guild.member_count if guild is not None else None)
+        self.events.member_event(event, guild.member_count if guild is not None else None, roles)
+
+
+def _snowflake(value: Any) -> int | None:
+    """Return a payload's id as an int, or None when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:

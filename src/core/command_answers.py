@@ -18,7 +18,7 @@ from src.services.stats.queries import (
     build_week_embed,
     no_data_text,
 )
-from src.types.models import ChannelStats, CounterKind, Embed
+from src.types.models import ChannelStats, Embed
 from src.types.ports import BreakerSource, Clock, StatsView
 
 Reply = Embed | str
@@ -99,6 +99,6 @@ class CommandAnswers:
         )
 
 
-def _fixes(states: Iterable[ChannelStats]) -> dict[CounterKind, str | None]:
-    """Return what to do about each paused counter."""
-    return {state.kind: state.paused_fix for state in states}
+def _fixes(states: Iterable[ChannelStats]) -> dict[int, str | None]:
+    """Return what to do about each paused counter, by channel."""
+    return {state.channel_id: state.paused_fix for state in states}

@@ -133,6 +133,23 @@ class Settings(BaseSettings):
     channel_rename_window: float = _setting(
         600.0, expect=SECONDS, doc="The rename window in seconds (Discord: 600).", gt=0
     )
+    rename_early_percent: float = _setting(
+        1.0,
+        expect="a percentage >= 0, e.g. 1 or 2.5",
+        doc="A counter off by this % of its shown value (or RENAME_EARLY_MIN) may rename early.",
+        ge=0,
+    )
+    rename_early_min: int = _setting(
+        10,
+        expect="a whole number >= 1, e.g. 10",
+        doc="A counter off by this much (or RENAME_EARLY_PERCENT) may rename early.",
+        ge=1,
+    )
+    counters_file: Path | None = _setting(
+        None,
+        expect="a path to a TOML file with one [[counter]] table (channel, template) per counter, or empty",
+        doc="More counters, declared as code (see README, Counters).",
+    )
     discord_api_base_url: str | None = _setting(
         None,
         expect="an http(s) URL such as http://localhost:8080/api/v10, or empty for Discord",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -12,8 +12,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from src.core.bot import WatchedGuild
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
+from src.core.member_scan import MemberChunks
 from src.types.models import Embed
-from src.types.ports import ALL_USER_IDS, ChannelInfo, ChannelKind, GuildCounts, PostedMessage
+from src.types.ports import (
+    ALL_USER_IDS,
+    ChannelInfo,
+    ChannelKind,
+    GuildCounts,
+    GuildFacts,
+    MemberInfo,
+    PostedMessage,
+)
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger, timed_call
 
@@ -82,9 +91,10 @@ def to_discord_embed(embed: Embed) -> discord.Embed:
 class DiscordAdapter:
     """Implements `src.types.ports.DiscordPort` on a connected discord.py client for one guild."""
 
-    def __init__(self, client: discord.Client, guild: WatchedGuild) -> None:
+    def __init__(self, client: discord.Client, guild: WatchedGuild, chunks: MemberChunks) -> None:
         self._client = client
         self._guild = guild
+        self._chunks = chunks
         self._connected = False
 
     @property
@@ -109,6 +119,37 @@ class DiscordAdapter:
         """discord.py keeps `Guild.member_count` current from join/remove events, even without a cache."""
         guild = self._client.get_guild(self.guild_id)
         return guild.member_count if guild else None
+
+    def guild_facts(self) -> GuildFacts | None:
+        """Boosts, channels and roles from the cached guild, which guild and channel events keep current."""
+        guild = self._client.get_guild(self.guild_id)
+        if guild is None:
+            return None
+        return GuildFacts(
+            boosts=guild.premium_subscription_count,
+            boost_tier=guild.premium_tier,
+            channels=sum(1 for c in guild.channels if not isinstance(c, discord.CategoryChannel)),
+            roles=max(0, len(guild.roles) - 1),  # @everyone is every member, not a role anyone chose
+        )
+
+    async def fetch_role_member_counts(self) -> dict[int, int]:
+        """How many members hold each role, from Discord's role member-counts endpoint."""
+        route = discord.http.Route("GET", "/guilds/{guild_id}/roles/member-counts", guild_id=self.guild_id)
+        async with translate_errors("fetch role member counts"):
+            data = await self._client.http.request(route)
+        if not isinstance(data, dict):
+            raise TransientDiscordError("fetch role member counts: unexpected answer")
+        return {int(role): int(count) for role, count in data.items()}
+
+    @timed_call("discord.scan_members")
+    async def scan_members(self, on_chunk: Callable[[Sequence[MemberInfo]], None]) -> int:
+        """One pass over the member list by gateway chunking (one request; chunks of 1,000)."""
+
+        async def request(nonce: str) -> None:
+            async with translate_errors("request members"):
+                await self._client.ws.request_chunks(self.guild_id, "", limit=0, nonce=nonce)
+
+        return await self._chunks.scan(request, on_chunk)
 
     async def fetch_counts(self) -> GuildCounts:
         """Approximate member and online counts (`with_counts`), which need no privileged intent."""

@@ -9,6 +9,7 @@ import discord
 from src.services.stats.counters import CounterService
 from src.services.stats.events import EventRecorder
 from src.types.models import EventKind, MemberEvent
+from src.types.ports import MemberInfo
 from src.utils.logging import get_logger
 
 log = get_logger(__name__, service="app")
@@ -39,21 +40,38 @@ class GatewayEvents:
         self._recorder.new_session()  # only a RESUME replays events, never a fresh session
         self._observe(guild.member_count)
         if self._started:
-            # A fresh IDENTIFY may have missed ban events while the bot was away.
+            # A fresh IDENTIFY may have missed ban, member and guild events while the bot was away.
             self._counters.request_ban_rebaseline()
+            self._counters.request_member_pass()
+            self._counters.refresh_guild_facts()
             return
         self._started = True
         await self._start(guild.id)
 
-    def member_event(self, event: MemberEvent, member_count: int | None) -> None:
+    def member_event(
+        self, event: MemberEvent, member_count: int | None, roles: frozenset[int] = frozenset()
+    ) -> None:
         """Record the event and move the counters it affects, once: a replayed ban moves nothing."""
         if not self._recorder.record(event):
             return
+        user_id = int(event.member_id)
         if event.kind is EventKind.BAN:
-            self._counters.adjust_bans(+1, int(event.member_id))
+            self._counters.adjust_bans(+1, user_id)
         elif event.kind is EventKind.UNBAN:
-            self._counters.adjust_bans(-1, int(event.member_id))
+            self._counters.adjust_bans(-1, user_id)
+        elif event.kind is EventKind.JOIN:
+            self._counters.member_joined(MemberInfo(user_id, event.bot, roles))
+        else:  # a leave, or the member-remove that comes with a ban
+            self._counters.member_left(user_id, bot=event.bot)
         self._observe(member_count)
+
+    def member_updated(self, member: MemberInfo) -> None:
+        """Follow a member's roles for the role counters."""
+        self._counters.member_updated(member)
+
+    def guild_changed(self) -> None:
+        """Re-read boosts, channels and roles for their counters."""
+        self._counters.refresh_guild_facts()
 
     def connection_changed(self, connected: bool) -> None:
         """Track the gateway for the disconnect alert and the heartbeat."""

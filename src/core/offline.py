@@ -14,6 +14,7 @@ import discord
 from src.core.bot import WatchedGuild
 from src.core.config import Settings
 from src.core.discord_adapter import DiscordAdapter
+from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
@@ -129,7 +130,8 @@ async def report(settings: Settings, kind: str, day: date | None, *, post: bool)
             except discord.LoginFailure:
                 log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
                 return 1
-            port = DiscordAdapter(client, WatchedGuild(settings.guild_id, settings.member_count_channel_id))
+            guild = WatchedGuild(settings.guild_id, settings.member_count_channel_id)
+            port = DiscordAdapter(client, guild, MemberChunks())
             message_id = await port.send_message(settings.stats_channel_id, embed)
     print(f"Posted the {kind} report for {target} as message {message_id}.")
     return 0

@@ -8,12 +8,20 @@ not count: they are the caller's to handle, not signs of an outage.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from src.core.exceptions import CircuitOpenError, TransientDiscordError
 from src.types.models import Embed
-from src.types.ports import ChannelInfo, Clock, DiscordPort, GuildCounts, PostedMessage
+from src.types.ports import (
+    ChannelInfo,
+    Clock,
+    DiscordPort,
+    GuildCounts,
+    GuildFacts,
+    MemberInfo,
+    PostedMessage,
+)
 from src.utils.breaker import BreakerRegistry
 
 T = TypeVar("T")
@@ -59,6 +67,18 @@ class ResilientDiscord:
     def latency(self) -> float | None:
         """Gateway latency (no REST call)."""
         return self._inner.latency()
+
+    def guild_facts(self) -> GuildFacts | None:
+        """Boosts, channels and roles from the gateway's guild (no REST call)."""
+        return self._inner.guild_facts()
+
+    async def fetch_role_member_counts(self) -> dict[int, int]:
+        """How many members hold each role."""
+        return await self._guarded(self._inner.fetch_role_member_counts)
+
+    async def scan_members(self, on_chunk: Callable[[Sequence[MemberInfo]], None]) -> int:
+        """A gateway pass over the member list: no REST call, so the breaker does not apply."""
+        return await self._inner.scan_members(on_chunk)
 
     def is_connected(self) -> bool:
         """Gateway state (no REST call)."""

@@ -79,18 +79,54 @@ class DailyStats(BaseModel):
 
 
 class CounterKind(StrEnum):
-    """The three channel-name counters."""
+    """The guild-wide values a counter's template can show (members holding a role are `role:ID`)."""
 
     MEMBERS = "members"
+    HUMANS = "humans"
+    BOTS = "bots"
     ONLINE = "online"
     BANS = "bans"
+    BOOSTS = "boosts"
+    BOOST_TIER = "boost_tier"
+    CHANNELS = "channels"
+    ROLES = "roles"
+    GOAL = "goal"
+
+
+class CounterSource(StrEnum):
+    """Where a counter was declared; environment counters cannot be removed by a command."""
+
+    ENVIRONMENT = "environment"
+    FILE = "file"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """One counter: a channel whose name shows `template` filled in with the current values."""
+
+    channel_id: int
+    template: str
+    source: CounterSource
+    count_key: str | None = None  # what `{count}` shows: the original's three counters only
+    setting: str | None = None  # the variable or file naming the channel, for fixes
+
+    @property
+    def label(self) -> str:
+        """Return how logs and status messages name this counter."""
+        if self.count_key is not None:
+            return self.count_key.capitalize()
+        return self.template if len(self.template) <= 40 else self.template[:39] + "…"
 
 
 class ChannelStats(BaseModel):
     """A counter channel's state as the heartbeat and /health show it."""
 
-    kind: CounterKind
     channel_id: int
+    label: str  # "Members" for the original's counters, else the channel's id
+    key: str  # the value `{count}` (or the first placeholder) shows
+    template: str
+    source: CounterSource = CounterSource.ENVIRONMENT
     value: int | None = None
     shown_name: str | None = None
     pending_name: str | None = None

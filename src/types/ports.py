@@ -75,6 +75,25 @@ class GuildCounts:
     online: int
 
 
+@dataclass(frozen=True, slots=True)
+class GuildFacts:
+    """What the guild object itself says, kept current by guild, channel and role events."""
+
+    boosts: int
+    boost_tier: int
+    channels: int  # every channel except categories
+    roles: int  # every role except @everyone
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A member as the counters need it: no name, just whether it is a bot and its roles."""
+
+    user_id: int
+    bot: bool
+    roles: frozenset[int] = frozenset()
+
+
 ALL_USER_IDS = 2**64 - 1  # Discord ids are 64-bit snowflakes: a cursor past every one
 
 
@@ -83,6 +102,10 @@ class DiscordPort(Protocol):
 
     def gateway_member_count(self) -> int | None:
         """The exact member count the gateway keeps current, or None before the guild is available."""
+        ...
+
+    def guild_facts(self) -> GuildFacts | None:
+        """Boosts, channels and roles from the gateway's guild, or None before the guild is available."""
         ...
 
     def latency(self) -> float | None:
@@ -102,6 +125,18 @@ class DiscordPort(Protocol):
 
         After each page, `on_page(covered)` says every ban of a user id up to `covered` has been counted
         (the ban list is paged in ascending user id); after the last page `covered` is `ALL_USER_IDS`.
+        """
+        ...
+
+    async def fetch_role_member_counts(self) -> dict[int, int]:
+        """Return how many members hold each role (@everyone excluded); no privileged intent needed."""
+        ...
+
+    async def scan_members(self, on_chunk: Callable[[Sequence[MemberInfo]], None]) -> int:
+        """Pass over the whole member list once, chunk by chunk; return how many members it saw.
+
+        Needs the Server Members intent. Chunks arrive in no particular order; raises a transient error
+        when the list stops arriving, so the caller can try again.
         """
         ...
 

@@ -34,7 +34,7 @@ def _recorded(run: BotRun) -> Recorded:
 
 def _bans_settled(run: BotRun, sandbox: Sandbox) -> bool:
     """The ban counter has nothing left to rename and its channel shows what the bot last set."""
-    (bans,) = [s for s in run.app.counters.counter_states() if s.kind is CounterKind.BANS]
+    (bans,) = [s for s in run.app.counters.counter_states() if s.key == CounterKind.BANS]
     return bans.pending_name is None and sandbox.channel_name(sandbox.channel_ids["bans"]) == bans.shown_name
 
 

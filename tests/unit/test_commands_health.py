@@ -12,11 +12,11 @@ from src.types.models import (
     AlertKind,
     BreakerSnapshot,
     BreakerState,
-    ChannelStats,
     CounterKind,
     StoreHealth,
     SystemMetrics,
 )
+from tests.fakes import counter_state
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 METRICS = SystemMetrics(
@@ -30,16 +30,16 @@ METRICS = SystemMetrics(
     latency_ms=42.0,
 )
 COUNTERS = (
-    ChannelStats(
-        kind=CounterKind.MEMBERS,
-        channel_id=1,
+    counter_state(
+        CounterKind.MEMBERS,
+        1,
         value=1234,
         shown_name="👥 Members: 1,230",
         pending_name="👥 Members: 1,234",
         last_renamed=NOW - timedelta(minutes=3),
         next_rename_at=NOW + timedelta(minutes=2),
     ),
-    ChannelStats(kind=CounterKind.BANS, channel_id=3, value=7, paused_reason="missing_permissions"),
+    counter_state(CounterKind.BANS, 3, value=7, paused_reason="missing_permissions"),
 )
 
 
@@ -85,7 +85,7 @@ def test_health_shows_when_a_pending_counter_renames() -> None:
 
 def test_health_gives_the_fix_of_a_paused_counter() -> None:
     """A paused counter shows its reason and fix."""
-    fixes = {CounterKind.BANS: "give the bot Manage Channels on channel 3"}
+    fixes = {3: "give the bot Manage Channels on channel 3"}
     bans = build_health_embed(_snapshot(), [], fixes).field("Bans counter") or ""
     assert "⏸️ paused (missing_permissions): give the bot Manage Channels on channel 3" in bans
 
@@ -107,7 +107,7 @@ def test_health_collects_the_last_errors() -> None:
     breakers = [_breaker("store", BreakerState.HALF_OPEN, error="OSError: disk full")]
     text = build_health_embed(_snapshot(counters=counters, store=store), breakers, {}).field("Last errors")
     assert text == (
-        "members counter: TransientDiscordError: HTTP 503\n"
+        "Members counter: TransientDiscordError: HTTP 503\n"
         "data store (1m ago): ENOSPC\n"
         "breaker store: OSError: disk full"
     )

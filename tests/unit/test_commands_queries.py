@@ -17,6 +17,7 @@ from src.services.stats.queries import (
     sparkline,
 )
 from src.types.models import ChannelStats, CounterKind, DailyStats, EventKind, MemberEvent
+from tests.fakes import counter_state
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -124,12 +125,12 @@ def test_week_embed_is_titled_last_seven_days() -> None:
 
 
 def _state(kind: CounterKind, **fields) -> ChannelStats:
-    return ChannelStats(kind=kind, channel_id=1, **fields)
+    return counter_state(kind, 1, **fields)
 
 
 def _refresh(state: ChannelStats, next_at: datetime | None, fix: str | None = None):
     return build_refresh_embed(
-        [state], {state.kind: next_at}, {state.kind: fix}, now=NOW, limit=2, window_s=600
+        [state], {state.channel_id: next_at}, {state.channel_id: fix}, now=NOW, limit=2, window_s=600
     ).fields[0]
 
 

@@ -13,9 +13,9 @@ from src.demo.view import NewMember, Screen, render
 from src.sandbox import SandboxConfig
 from src.services.monitoring.heartbeat import HeartbeatService
 from src.services.stats.reports import build_daily_report
-from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, EventKind, MemberEvent
+from src.types.models import CounterKind, DailyStats, Embed, EventKind, MemberEvent
 from tests.clock import ManualClock
-from tests.fakes import FakeDiscord, FakeStats, MemoryStore, make_settings
+from tests.fakes import FakeDiscord, FakeStats, MemoryStore, counter_state, make_settings
 from tests.unit.monitoring.fakes import FakeSampler
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -86,17 +86,15 @@ async def status_message(**day: int) -> dict[str, Any]:
     clock = ManualClock(NOW)
     stats = FakeStats()
     stats.counters = [
-        ChannelStats(
-            kind=CounterKind.MEMBERS,
-            channel_id=1001,
+        counter_state(
+            CounterKind.MEMBERS,
+            1001,
             shown_name="👥 Members: 5,123",
             pending_name="👥 Members: 5,400",
             last_renamed=NOW - timedelta(seconds=12),
         ),
-        ChannelStats(
-            kind=CounterKind.ONLINE, channel_id=1002, shown_name="🟢 Online: 1,400", last_renamed=NOW
-        ),
-        ChannelStats(kind=CounterKind.BANS, channel_id=1003, shown_name="🔨 Bans: 3", last_renamed=NOW),
+        counter_state(CounterKind.ONLINE, 1002, shown_name="🟢 Online: 1,400", last_renamed=NOW),
+        counter_state(CounterKind.BANS, 1003, shown_name="🔨 Bans: 3", last_renamed=NOW),
     ]
     for kind, count in ((EventKind.JOIN, day["joins"]), (EventKind.LEAVE, day["leaves"])):
         stats.day.events += [

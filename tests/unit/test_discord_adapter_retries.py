@@ -15,6 +15,7 @@ from src.core import discord_adapter
 from src.core.bot import WatchedGuild
 from src.core.discord_adapter import DiscordAdapter, _ban_page_wait, translate_errors
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
+from src.core.member_scan import MemberChunks
 from src.types.ports import ALL_USER_IDS
 from src.utils.backoff import Backoff
 
@@ -71,7 +72,7 @@ class FakeClient:
 
 
 def adapter_for(http: FakeHttp) -> DiscordAdapter:
-    return DiscordAdapter(FakeClient(http), WatchedGuild(GUILD_ID, 1001))  # type: ignore[arg-type]
+    return DiscordAdapter(FakeClient(http), WatchedGuild(GUILD_ID, 1001), MemberChunks())  # type: ignore[arg-type]
 
 
 THREE_PAGES: dict[int | None, list[dict[str, Any]]] = {

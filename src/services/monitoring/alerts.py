@@ -181,8 +181,8 @@ class AlertMonitor:
             readings.append(
                 _Reading(
                     AlertKind.COUNTER_STALE,
-                    counter.kind.value,
-                    f"{counter.kind.value.capitalize()} counter is not updating",
+                    counter.label.lower(),
+                    f"{counter.label} counter is not updating",
                     triggered=waited > limit,
                     cleared=waited <= limit,
                     value="up to date" if since is None else f"new value waiting {human_duration(waited)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -54,3 +55,20 @@ def embed_field(name: str, value: str, *, inline: bool = True) -> EmbedField:
     """Return an embed field whose value fits Discord's limit; an empty value shows as "-"."""
     # Discord rejects an empty field value, and one over-long error must not cost the whole embed.
     return EmbedField(name=name, value=clip(value or "-", FIELD_MAX), inline=inline)
+
+
+DETAILED_COUNTERS = 4  # more counters than this are listed one line each in a single field
+
+
+def counters_summary(counters: Sequence[ChannelStats], now: datetime) -> EmbedField:
+    """One field listing every counter on one line each: what it shows, and whether it is paused or failing.
+
+    With many counters a field per counter would pass Discord's 25 fields and 6,000 characters.
+    """
+    lines = []
+    for counter in counters:
+        state = "⏸️ paused" if counter.paused_reason else "⚠️ failing" if counter.last_error else "✅"
+        pending = " (next: changing)" if counter.pending_name and not counter.paused_reason else ""
+        lines.append(f"{state} `{clip(counter.shown_name or '(not shown yet)', 60)}`{pending}")
+    text = "\n".join(lines) if lines else "none"
+    return embed_field(f"Counters ({len(counters)})", text, inline=False)

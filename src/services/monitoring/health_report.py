@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from src.services.monitoring.health import HEALTH_COLOR, HEALTH_LINE, HeartbeatSnapshot, embed_field
-from src.types.models import BreakerSnapshot, ChannelStats, CounterKind, Embed
+from src.services.monitoring.health import (
+    DETAILED_COUNTERS,
+    HEALTH_COLOR,
+    HEALTH_LINE,
+    HeartbeatSnapshot,
+    counters_summary,
+    embed_field,
+)
+from src.types.models import BreakerSnapshot, ChannelStats, Embed
 from src.utils.text import ago, clip, human_duration
 
 MAX_LISTED = 8  # breakers and errors listed before "... and N more"; keeps the embed under 6000 characters
@@ -50,7 +57,7 @@ def breakers_text(breakers: Sequence[BreakerSnapshot]) -> str:
 
 def last_errors(snap: HeartbeatSnapshot, breakers: Sequence[BreakerSnapshot]) -> list[str]:
     """The most recent error of each part that keeps one: counters, the data store, breakers."""
-    errors = [f"{c.kind.value} counter: {c.last_error}" for c in snap.counters if c.last_error]
+    errors = [f"{c.label} counter: {c.last_error}" for c in snap.counters if c.last_error]
     if snap.store.last_error and snap.store.last_failure is not None:
         errors.append(f"data store ({ago(snap.store.last_failure, snap.taken_at)}): {snap.store.last_error}")
     errors += [f"breaker {b.name}: {b.last_error}" for b in breakers if b.last_error]
@@ -60,7 +67,7 @@ def last_errors(snap: HeartbeatSnapshot, breakers: Sequence[BreakerSnapshot]) ->
 def build_health_embed(
     snap: HeartbeatSnapshot,
     breakers: Sequence[BreakerSnapshot],
-    fixes: Mapping[CounterKind, str | None],
+    fixes: Mapping[int, str | None],
 ) -> Embed:
     """The `/health` embed for a fresh heartbeat snapshot and every breaker (closed ones included)."""
     m, now = snap.metrics, snap.taken_at
@@ -82,8 +89,12 @@ def build_health_embed(
             "Today", f"{snap.joins:,} joins, {snap.leaves:,} leaves, {snap.bans:,} bans", inline=False
         ),
         *(
-            embed_field(f"{c.kind.value.capitalize()} counter", counter_text(c, fixes.get(c.kind), now))
-            for c in snap.counters
+            [counters_summary(snap.counters, now)]
+            if len(snap.counters) > DETAILED_COUNTERS
+            else (
+                embed_field(f"{c.label} counter", counter_text(c, fixes.get(c.channel_id), now))
+                for c in snap.counters
+            )
         ),
         embed_field("Circuit breakers", breakers_text(breakers), inline=False),
         embed_field("Data store", store, inline=False),

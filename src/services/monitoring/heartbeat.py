@@ -12,10 +12,12 @@ from src import __version__
 from src.core.config import Settings
 from src.core.exceptions import StoreError
 from src.services.monitoring.health import (
+    DETAILED_COUNTERS,
     HEALTH_COLOR,
     HEALTH_LINE,
     HealthLevel,
     HeartbeatSnapshot,
+    counters_summary,
     embed_field,
 )
 from src.types.models import (
@@ -193,7 +195,10 @@ class HeartbeatService:
             embed_field("Latency", "unknown" if m.latency_ms is None else f"{m.latency_ms:,.0f} ms"),
             embed_field("Gateway", "connected" if snap.connected else "disconnected"),
         ]
-        fields.extend(_counter_field(counter, now) for counter in snap.counters)
+        if len(snap.counters) > DETAILED_COUNTERS:
+            fields.append(counters_summary(snap.counters, now))
+        else:
+            fields.extend(_counter_field(counter, now) for counter in snap.counters)
         fields.extend(
             [
                 embed_field("Joins today", f"{snap.joins:,}"),
@@ -239,7 +244,7 @@ class HeartbeatService:
         if not store.ok:
             amber.append(f"{store.consecutive_failures} store write failure(s)")
         amber.extend(
-            f"{c.kind.value} counter {'paused' if c.paused_reason else 'failing'}"
+            f"{c.label} counter {'paused' if c.paused_reason else 'failing'}"
             for c in counters
             if c.paused_reason or c.last_error
         )
@@ -331,7 +336,7 @@ def _counter_field(counter: ChannelStats, now: datetime) -> EmbedField:
         lines.append(f"⏸️ paused: {clip(counter.paused_reason, 200)}")
     if counter.last_error:
         lines.append(f"⚠️ {clip(counter.last_error, 200)}")
-    return embed_field(f"{counter.kind.value.capitalize()} counter", "\n".join(lines))
+    return embed_field(f"{counter.label} counter", "\n".join(lines))
 
 
 def _store_text(health: StoreHealth, now: datetime) -> str:

@@ -50,13 +50,28 @@ def pause_for_channel(info: ChannelInfo) -> Pause | None:
     return None
 
 
-def pause_for_missing(channel_id: int, setting: str, exc: PermanentDiscordError) -> Pause:
+def pause_for_missing(channel_id: int, setting: str | None, exc: PermanentDiscordError) -> Pause:
     """Return the pause for a channel Discord says does not exist or the bot cannot see."""
+    where = setting or "the counter (`/counter list`)"
     return Pause(
         "channel_not_found",
-        f"channel {channel_id} does not exist or the bot cannot see it: check {setting} "
+        f"channel {channel_id} does not exist or the bot cannot see it: check {where} "
         "and give the bot View Channel on it",
         str(exc),
+    )
+
+
+def pause_for_template(error: str) -> Pause:
+    """Return the pause for a counter whose template cannot be used."""
+    return Pause("bad_template", f"fix the counter's template: {error}")
+
+
+def pause_for_members_intent(keys: str) -> Pause:
+    """Return the pause for a counter showing values that need the Server Members intent."""
+    return Pause(
+        "needs_members_intent",
+        f"{keys} need the Server Members intent: set MEMBERS_INTENT=true and enable Server Members Intent "
+        "in the Developer Portal (Applications > your app > Bot)",
     )
 
 

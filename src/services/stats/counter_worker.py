@@ -8,10 +8,9 @@ Each channel has its own loop, so a 429 or an outage on one channel never delays
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
-from src.core.config import MAX_CHANNEL_NAME
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, StatsBotError
 from src.services.stats.budget import RenameBudget
 from src.services.stats.counter_pause import (
@@ -20,8 +19,9 @@ from src.services.stats.counter_pause import (
     pause_for_missing,
     pause_for_rejection,
 )
-from src.services.stats.rename_schedule import Rename, next_rename
-from src.types.models import ChannelStats, CounterKind
+from src.services.stats.rename_schedule import Drift, Rename, Threshold, next_rename
+from src.services.stats.templates import CounterTemplate
+from src.types.models import ChannelStats, CounterSpec
 from src.types.ports import Clock, DiscordPort
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
@@ -33,39 +33,46 @@ _DUE_TOLERANCE = 0.001
 
 
 class CounterWorker:
-    """Shows the newest value of one counter in its channel's name, within the rename budget."""
+    """Shows one counter's template, filled in with the newest values, in its channel's name."""
 
     def __init__(
         self,
-        kind: CounterKind,
-        channel_id: int,
-        template: str,
+        spec: CounterSpec,
+        template: CounterTemplate,
         *,
-        setting: str,
+        values: Callable[[], Mapping[str, int]],
+        threshold: Threshold,
         port: DiscordPort,
         clock: Clock,
         budget: RenameBudget,
         save_budget: Callable[[], Awaitable[None]],
         backoff: Backoff,
+        blocked: Pause | None = None,
     ) -> None:
-        self.kind = kind
-        self.channel_id = channel_id
-        self._template = template
-        self._setting = setting  # the environment variable naming this channel, for fixes
+        self.spec = spec
+        self.channel_id = spec.channel_id
+        self.template = template
+        self._values = values
+        self._threshold = threshold
         self._port = port
         self._clock = clock
         self._budget = budget
         self._save_budget = save_budget
-        self._value: int | None = None
+        self._desired: str | None = None
+        self._changed_at = clock.now()  # when the desired name last changed
         self._shown: str | None = None
+        self._shown_values: dict[str, int] | None = None  # what the shown name says, if we wrote it
         self._checked = False  # the channel's current name is known, or it is paused
+        self._blocked = blocked  # a pause no channel check can lift (its data cannot be had)
         self._pause: Pause | None = None
         self._last_error: str | None = None
         self._last_renamed: datetime | None = None
         self._pending_since: datetime | None = None
-        self._log = get_logger(__name__, service="stats", counter=kind.value, channel_id=channel_id)
+        self._log = get_logger(__name__, service="stats", counter=spec.label, channel_id=spec.channel_id)
+        if blocked is not None:
+            self._set_pause(blocked)
         self._loop = Loop(
-            f"counter-{kind.value}",
+            f"counter-{spec.channel_id}",
             self._iteration,
             clock=clock,
             interval=self._delay,
@@ -78,29 +85,35 @@ class CounterWorker:
 
     @property
     def value(self) -> int | None:
-        """Return the newest value (None until one is known)."""
-        return self._value
+        """Return the newest main value (None until one is known)."""
+        return self._values().get(self.template.main_key)
 
-    def render(self, value: int) -> str:
-        """Return the channel name for `value`."""
-        return self._template.format(count=value).strip()[:MAX_CHANNEL_NAME]
-
-    def set_value(self, value: int) -> None:
-        """Keep `value` as the newest and wake the worker; never renames by itself."""
-        self._value = value
+    def refresh(self) -> None:
+        """Re-render the name from the newest values and wake the worker; never renames by itself."""
+        desired = self.template.render(self._values())
+        if desired != self._desired:
+            self._desired = desired
+            self._changed_at = self._clock.now()
         self._update_pending()
         self._loop.wake()
 
     def decision(self) -> Rename | None:
-        """Return the schedule's answer for the newest value: rename to X at T, or None."""
-        if self._pause is not None:
+        """Return the schedule's answer for the newest values: rename to X at T, or None."""
+        if self._pause is not None or self._desired is None:
             return None
+        shows = self._showing(self._values())
+        drift = (
+            None
+            if shows is None
+            else Drift(self._threshold.noticeable(self._shown_values, shows), self._changed_at)
+        )
         return next_rename(
             self._budget.rules,
             self._budget.timeline(self.channel_id, self._last_renamed),
             shown=self._shown,
-            desired=None if self._value is None else self.render(self._value),
+            desired=self._desired,
             now=self._clock.now(),
+            drift=drift,
         )
 
     def next_rename_at(self) -> datetime | None:
@@ -112,9 +125,12 @@ class CounterWorker:
         """Return a read-only view of this counter for the heartbeat, alerts and /health."""
         decision = self.decision()
         return ChannelStats(
-            kind=self.kind,
             channel_id=self.channel_id,
-            value=self._value,
+            label=self.spec.label,
+            key=self.template.main_key,
+            template=self.spec.template,
+            source=self.spec.source,
+            value=self.value,
             shown_name=self._shown,
             pending_name=self._pending_name(),
             last_renamed=self._last_renamed or self._budget.last_recorded(self.channel_id),
@@ -138,19 +154,22 @@ class CounterWorker:
 
     async def resume(self) -> str | None:
         """Re-check a paused channel, resuming it if fixed; return the pause reason that is left."""
-        if self._pause is None:
-            return None
+        if self._pause is None or self._pause is self._blocked:
+            return None if self._pause is None else self._pause.reason
         await self.check()
         return self._pause.reason if self._pause else None
 
     async def _check(self) -> None:
         """Fetch the channel; pause it on a permanent error; raise on a transient one."""
+        if self._blocked is not None:
+            return
         try:
             info = await self._port.fetch_channel(self.channel_id)
         except PermanentDiscordError as exc:
-            self._set_pause(pause_for_missing(self.channel_id, self._setting, exc))
+            self._set_pause(pause_for_missing(self.channel_id, self.spec.setting, exc))
             return
-        self._shown = info.name
+        if info.name != self._shown:
+            self._shown, self._shown_values = info.name, None  # renamed by someone else: wrong by how much?
         self._checked = True
         pause = pause_for_channel(info)
         if pause is None and self._pause is not None:
@@ -201,9 +220,9 @@ class CounterWorker:
             return
         decision = self.decision()
         if decision is not None and (decision.at - self._clock.now()).total_seconds() <= _DUE_TOLERANCE:
-            await self._rename(decision.name)
+            await self._rename(decision.name, self._showing(self._values()))
 
-    async def _rename(self, name: str) -> None:
+    async def _rename(self, name: str, shows: dict[str, int] | None) -> None:
         """Send one rename and handle its outcome; a transient failure raises for the loop's backoff."""
         try:
             await self._port.rename_channel(self.channel_id, name)
@@ -228,10 +247,11 @@ class CounterWorker:
         now = self._clock.now()
         self._budget.record(self.channel_id, now)
         previous, self._shown = self._shown, name
+        self._shown_values = shows
         self._last_renamed = now
         self._last_error = None
         self._update_pending()
-        self._log.info("counter.renamed", name=name, previous_name=previous, value=self._value)
+        self._log.info("counter.renamed", name=name, previous_name=previous, value=self.value)
         await self._save_budget()
 
     def _on_error(self, exc: Exception, retry_in: float | None) -> None:
@@ -247,8 +267,14 @@ class CounterWorker:
 
     # --- helpers ------------------------------------------------------------------------------------
 
+    def _showing(self, values: Mapping[str, int]) -> dict[str, int] | None:
+        """Return the values the template would show, or None while one is unknown."""
+        if not self.template.keys <= values.keys():
+            return None
+        return {key: values[key] for key in self.template.keys}
+
     def _pending_name(self) -> str | None:
-        desired = None if self._value is None else self.render(self._value)
+        desired = self._desired
         return desired if desired is not None and desired != self._shown else None
 
     def _update_pending(self) -> None:

@@ -1,27 +1,36 @@
-"""Channel-name counters: members, online and bans as voice-channel names, within Discord's rename limit.
+"""Channel-name counters: any number of channels, each showing a template filled in with the guild's values.
 
-The service owns the counts and where they come from (gateway, `with_counts`, the ban list); each
-channel's `CounterWorker` turns the newest value into a rename when the schedule allows.
+The service owns the values and where they come from (the gateway, `with_counts`, the ban list, the guild
+object, a pass over the member list, Discord's role member counts) in a `CountBoard`; each channel's
+`CounterWorker` turns the newest values into a rename when the schedule allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from src.core.config import Settings
 from src.core.exceptions import PermanentDiscordError, StoreError
 from src.services.stats.budget import RenameBudget
+from src.services.stats.counter_board import CountBoard, MemberTally, role_of
+from src.services.stats.counter_pause import Pause, pause_for_members_intent, pause_for_template
 from src.services.stats.counter_worker import CounterWorker
-from src.types.models import ChannelStats, CounterKind
-from src.types.ports import Clock, DiscordPort, JsonStore
+from src.services.stats.rename_schedule import Threshold
+from src.services.stats.templates import CounterTemplate, TemplateError
+from src.types.models import ChannelStats, CounterKind, CounterSpec
+from src.types.ports import Clock, DiscordPort, JsonStore, MemberInfo
 from src.utils.backoff import Backoff
 from src.utils.logging import get_logger
 from src.utils.loop import Loop
 from src.utils.text import describe_error
 
 RETRY_BASE = 5.0  # first wait after a transient failure; doubles up to settings.max_backoff
-BANS_FIX = "give the bot the Ban Members permission so it can count bans"
+BANS_FIX = "give the bot Ban Members permission so it can count bans"
+# Values only a pass over the member list can give (roles have Discord's own count as well).
+NEEDS_MEMBER_LIST = frozenset({CounterKind.HUMANS, CounterKind.BOTS})
+CLASSIC_KINDS = frozenset({CounterKind.MEMBERS, CounterKind.ONLINE, CounterKind.BANS})  # always reported
 
 
 class _BanPaging:
@@ -46,49 +55,31 @@ class _BanPaging:
 
 
 class CounterService:
-    """Owns the member, online and ban counts and keeps the three counter channels' names current."""
+    """Owns the guild's values and keeps every counter channel's name current."""
 
-    def __init__(self, settings: Settings, port: DiscordPort, clock: Clock, store: JsonStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        port: DiscordPort,
+        clock: Clock,
+        store: JsonStore,
+        specs: Sequence[CounterSpec],
+    ) -> None:
         self._settings = settings
         self._port = port
+        self._clock = clock
         self._store = store
         self._budget = RenameBudget(
             clock, limit=settings.channel_rename_limit, window=settings.channel_rename_window
         )
-        backoff = Backoff(RETRY_BASE, settings.max_backoff)
-        self._workers: dict[CounterKind, CounterWorker] = {
-            kind: CounterWorker(
-                kind,
-                channel_id,
-                template,
-                setting=setting,
-                port=port,
-                clock=clock,
-                budget=self._budget,
-                save_budget=self._save_budget,
-                backoff=backoff,
-            )
-            for kind, channel_id, template, setting in (
-                (
-                    CounterKind.MEMBERS,
-                    settings.member_count_channel_id,
-                    settings.member_count_template,
-                    "MEMBER_COUNT_CHANNEL_ID",
-                ),
-                (
-                    CounterKind.ONLINE,
-                    settings.online_count_channel_id,
-                    settings.online_count_template,
-                    "ONLINE_COUNT_CHANNEL_ID",
-                ),
-                (
-                    CounterKind.BANS,
-                    settings.ban_count_channel_id,
-                    settings.ban_count_template,
-                    "BAN_COUNT_CHANNEL_ID",
-                ),
-            )
-        }
+        self._threshold = Threshold(settings.rename_early_percent, settings.rename_early_min)
+        self._backoff = backoff = Backoff(RETRY_BASE, settings.max_backoff)
+        self._workers: dict[int, CounterWorker] = {}
+        for spec in specs:
+            self._workers[spec.channel_id] = self._worker(spec)
+        roles = {role for w in self._workers.values() for k in w.template.keys if (role := role_of(k))}
+        self._board = CountBoard(MemberTally(roles))
+        self._role_counts_work: bool | None = None if roles else False  # Discord's endpoint, once tried
         self._refresh = Loop(
             "counter-refresh",
             self.refresh_counts,
@@ -104,6 +95,15 @@ class CounterService:
             interval=None,
             backoff=backoff,
             on_error=self._baseline_failed,
+        )
+        # Runs at start when a template needs the member list, then after every fresh gateway session.
+        self._member_pass = Loop(
+            "counter-member-pass",
+            self._pass_members,
+            clock=clock,
+            interval=None,
+            backoff=backoff,
+            on_error=self._pass_failed,
         )
         self._paging: _BanPaging | None = None  # the ban count in progress, if any
         self._started = False
@@ -122,9 +122,11 @@ class CounterService:
         for worker in self._workers.values():
             worker.start()
         # Both start at once so the first renames wait only for their own value, never for the ban pages.
+        self.refresh_guild_facts()
         self._refresh.start()
         self._ban_baseline.start()
-        paused = [state.kind.value for state in self.counter_states() if state.paused_reason]
+        self._member_pass.start()
+        paused = [state.label for state in self.counter_states() if state.paused_reason]
         self._log.info("counters.started", paused=paused)
 
     async def stop(self) -> None:
@@ -134,6 +136,7 @@ class CounterService:
         await asyncio.gather(
             self._refresh.cancel(),
             self._ban_baseline.cancel(),
+            self._member_pass.cancel(),
             *(worker.stop() for worker in self._workers.values()),
         )
         await self._save_budget()
@@ -144,23 +147,56 @@ class CounterService:
 
     def set_member_count(self, count: int) -> None:
         """Set the member count (gateway or REST)."""
-        self._workers[CounterKind.MEMBERS].set_value(max(0, count))
+        self._set(CounterKind.MEMBERS, count)
 
     def set_online(self, count: int) -> None:
         """Set the online (not offline) member count."""
-        self._workers[CounterKind.ONLINE].set_value(max(0, count))
+        self._set(CounterKind.ONLINE, count)
 
     def set_ban_count(self, count: int) -> None:
         """Set the ban count from a full count of the ban list."""
-        self._workers[CounterKind.BANS].set_value(max(0, count))
+        self._set(CounterKind.BANS, count)
 
     def adjust_bans(self, delta: int, user_id: int) -> None:
         """Follow a ban (+1) or unban (-1) of `user_id`, also while the ban list is being paged."""
         if self._paging is not None:
             self._paging.note(delta, user_id)
-        worker = self._workers[CounterKind.BANS]
-        if worker.value is not None:
-            worker.set_value(max(0, worker.value + delta))
+        bans = self._board.get(CounterKind.BANS)
+        if bans is not None:
+            self._set(CounterKind.BANS, bans + delta)
+
+    def member_joined(self, member: MemberInfo) -> None:
+        """Follow a join for the bot and role counts (the member count travels separately)."""
+        self._board.tally.joined(member)
+        self._refresh_workers()
+
+    def member_left(self, user_id: int, *, bot: bool) -> None:
+        """Follow a leave (or a ban's member-remove) for the bot and role counts."""
+        self._board.tally.left(user_id, bot=bot)
+        self._refresh_workers()
+
+    def member_updated(self, member: MemberInfo) -> None:
+        """Follow a member update: the roles the member holds now."""
+        self._board.tally.updated(member)
+        self._refresh_workers()
+
+    def refresh_guild_facts(self) -> None:
+        """Re-read boosts, channels and roles from the gateway's guild (after its update events)."""
+        facts = self._port.guild_facts()
+        if facts is None:
+            return
+        changed = [
+            self._board.set(CounterKind.BOOSTS, facts.boosts),
+            self._board.set(CounterKind.BOOST_TIER, facts.boost_tier),
+            self._board.set(CounterKind.CHANNELS, facts.channels),
+            self._board.set(CounterKind.ROLES, facts.roles),
+        ]
+        if any(changed):
+            self._refresh_workers()
+
+    def request_member_pass(self) -> None:
+        """Count the member list again soon (after a fresh gateway session)."""
+        self._member_pass.wake()
 
     async def refresh_counts(self) -> None:
         """Re-read online (and, without the members intent, members) from Discord's approximate counts."""
@@ -172,6 +208,8 @@ class CounterService:
         self.set_online(counts.online)
         if gateway is None:
             self.set_member_count(counts.members)
+        if self._role_counts_work is not False:
+            await self._refresh_role_counts()
 
     async def rebaseline_bans(self) -> None:
         """Count the ban list from scratch and show that count, with the bans and unbans paging missed."""
@@ -182,35 +220,126 @@ class CounterService:
             self._paging = None
         count += paging.missed
         self.set_ban_count(count)
-        self._log.info("counter.bans_rebaselined", counter=CounterKind.BANS.value, count=count)
+        self._log.info("counter.bans_rebaselined", count=count)
 
     def request_ban_rebaseline(self) -> None:
         """Count the ban list again soon (after a fresh gateway session), retrying with backoff."""
         self._ban_baseline.wake()
 
-    async def refresh_now(self) -> dict[CounterKind, datetime | None]:
+    async def refresh_now(self) -> dict[int, datetime | None]:
         """Re-read the counts now and return when each channel will next be renamed (None: nothing pending).
 
         Errors from Discord propagate so a command can tell the user the refresh failed.
         """
         await self.refresh_counts()
-        return {kind: worker.next_rename_at() for kind, worker in self._workers.items()}
+        self.refresh_guild_facts()
+        return {channel_id: worker.next_rename_at() for channel_id, worker in self._workers.items()}
 
-    async def resume_paused(self) -> dict[CounterKind, str | None]:
+    async def resume_paused(self) -> dict[int, str | None]:
         """Re-check paused counters and resume those that are fixed; return each counter's pause reason."""
-        return {kind: await worker.resume() for kind, worker in self._workers.items()}
+        return {channel_id: await worker.resume() for channel_id, worker in self._workers.items()}
 
     # --- StatsView parts ----------------------------------------------------------------------------
 
     def current_counts(self) -> dict[CounterKind, int | None]:
-        """Return the newest value of each counter (None until known)."""
-        return {kind: worker.value for kind, worker in self._workers.items()}
+        """Return members, online, bans and every other value a counter shows (None: unknown)."""
+        values = self._board.values()
+        shown = {key for worker in self._workers.values() for key in worker.template.keys}
+        kinds = [kind for kind in CounterKind if kind in CLASSIC_KINDS or kind in shown]
+        return {kind: values.get(kind) for kind in kinds}
 
     def counter_states(self) -> list[ChannelStats]:
         """Return each counter channel's state for the heartbeat, alerts and /health."""
         return [worker.snapshot() for worker in self._workers.values()]
 
     # --- helpers ------------------------------------------------------------------------------------
+
+    def _worker(self, spec: CounterSpec) -> CounterWorker:
+        """Build the worker of one counter; an unusable template or unavailable data pauses it."""
+        blocked: Pause | None = None
+        try:
+            template = CounterTemplate.parse(spec.template, count_key=spec.count_key)
+        except TemplateError as exc:
+            # A placeholder-free stand-in: the worker reports the pause and never renames.
+            template = CounterTemplate.parse("{members}")
+            blocked = pause_for_template(str(exc))
+        else:
+            unavailable = sorted(template.keys & NEEDS_MEMBER_LIST)
+            if unavailable and not self._settings.members_intent:
+                blocked = pause_for_members_intent(" and ".join(f"{{{key}}}" for key in unavailable))
+        return CounterWorker(
+            spec,
+            template,
+            values=self._values,
+            threshold=self._threshold,
+            port=self._port,
+            clock=self._clock,
+            budget=self._budget,
+            save_budget=self._save_budget,
+            backoff=self._backoff,
+            blocked=blocked,
+        )
+
+    def _values(self) -> dict[str, int]:
+        """Return every known value for the workers' templates."""
+        return self._board.values()
+
+    def _set(self, key: str, value: int) -> None:
+        """Set one value and let the workers re-render when it changed."""
+        if self._board.set(key, value):
+            self._refresh_workers()
+
+    def _refresh_workers(self, workers: Iterable[CounterWorker] | None = None) -> None:
+        for worker in self._workers.values() if workers is None else workers:
+            worker.refresh()
+
+    def _needs_member_list(self) -> bool:
+        """Whether a template shows a value only the member list gives."""
+        if not self._settings.members_intent:
+            return False
+        keys = {key for worker in self._workers.values() for key in worker.template.keys}
+        return bool(keys & NEEDS_MEMBER_LIST) or (
+            bool(self._board.tally.tracked_roles) and self._role_counts_work is False
+        )
+
+    async def _refresh_role_counts(self) -> None:
+        """Read Discord's role member counts; without the endpoint, fall back to the member list."""
+        try:
+            counts = await self._port.fetch_role_member_counts()
+        except PermanentDiscordError as exc:
+            self._role_counts_work = False
+            self._board.set_role_counts(None)
+            self._log.info("counter.role_counts_unavailable", error=str(exc), fallback="member list")
+            self._member_pass.wake()
+            return
+        self._role_counts_work = True
+        self._board.set_role_counts(counts)
+        self._refresh_workers()
+
+    async def _pass_members(self) -> None:
+        """Count bots and role holders with one pass over the member list, when a template needs them."""
+        if not self._needs_member_list():
+            return
+        tally = self._board.tally
+        tally.begin_pass()
+        began = self._clock.monotonic()
+        try:
+            seen = await self._port.scan_members(tally.add_chunk)
+        except BaseException:
+            tally.abandon_pass()
+            raise
+        tally.finish_pass()
+        self._refresh_workers()
+        self._log.info(
+            "counter.member_pass_done",
+            members=seen,
+            bots=tally.bots,
+            seconds=round(self._clock.monotonic() - began, 3),
+        )
+
+    def _pass_failed(self, exc: Exception, retry_in: float | None) -> None:
+        """Log a member-list pass that failed; the loop tries again after `retry_in`."""
+        self._log.warning("counter.member_pass_failed", error=describe_error(exc), retry_in=retry_in)
 
     async def _baseline_bans(self) -> None:
         """Count bans; without the permission, say what to fix and wait for the next session."""
@@ -219,7 +348,6 @@ class CounterService:
         except PermanentDiscordError as exc:
             self._log.error(
                 "counter.bans_unavailable",
-                counter=CounterKind.BANS.value,
                 error=str(exc),
                 fix=exc.fix or BANS_FIX,
             )
@@ -228,7 +356,6 @@ class CounterService:
         """Log a ban count that failed transiently; the loop tries again after `retry_in`."""
         self._log.warning(
             "counter.bans_baseline_failed",
-            counter=CounterKind.BANS.value,
             error=describe_error(exc),
             retry_in=retry_in,
         )

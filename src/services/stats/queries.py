@@ -136,8 +136,8 @@ def _refresh_line(state: ChannelStats, next_at: datetime | None, fix: str | None
 
 def build_refresh_embed(
     states: Sequence[ChannelStats],
-    next_at: Mapping[CounterKind, datetime | None],
-    fixes: Mapping[CounterKind, str | None],
+    next_at: Mapping[int, datetime | None],
+    fixes: Mapping[int, str | None],
     *,
     now: datetime,
     limit: int,
@@ -146,8 +146,8 @@ def build_refresh_embed(
     """`/counters refresh`: the counts just re-read and when each channel will next be renamed."""
     fields = [
         EmbedField(
-            name=f"{_COUNT_NAMES[s.kind]}: {_count(s.value)}",
-            value=_refresh_line(s, next_at.get(s.kind), fixes.get(s.kind), now),
+            name=f"{s.label}: {_count(s.value)}",
+            value=_refresh_line(s, next_at.get(s.channel_id), fixes.get(s.channel_id), now),
         )
         for s in states
     ]

@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 from src.services.monitoring.alerts import AlertMonitor
 from src.types.models import AlertKind, BreakerSnapshot, BreakerState, ChannelStats, CounterKind
 from tests.clock import ManualClock
+from tests.fakes import counter_state
 
 from .fakes import (
     ALERT_CHANNEL,
@@ -210,9 +211,7 @@ async def test_store_alert_recovers_after_a_successful_write(
 
 def members_counter(clock: ManualClock, *, pending: bool) -> ChannelStats:
     """The members counter's snapshot, its new value waiting since now when `pending`."""
-    return ChannelStats(
-        kind=CounterKind.MEMBERS, channel_id=101, pending_since=clock.now() if pending else None
-    )
+    return counter_state(CounterKind.MEMBERS, 101, pending_since=clock.now() if pending else None)
 
 
 async def test_stale_counter_alert_after_threshold(
@@ -245,7 +244,7 @@ async def test_stale_counter_alert_names_only_the_waiting_counter(
     monitor = make_monitor(clock, port, store, sampler, stats=stats, alert_counter_stale_s=60)
     stats.counters = [
         members_counter(clock, pending=False),
-        ChannelStats(kind=CounterKind.BANS, channel_id=103, pending_since=clock.now()),
+        counter_state(CounterKind.BANS, 103, pending_since=clock.now()),
     ]
 
     await clock.advance(61)

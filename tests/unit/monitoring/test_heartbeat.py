@@ -16,7 +16,6 @@ from src.types.models import (
     AlertKind,
     BreakerSnapshot,
     BreakerState,
-    ChannelStats,
     CounterKind,
     DailyStats,
     Embed,
@@ -25,6 +24,7 @@ from src.types.models import (
 )
 from src.utils.store import AtomicJsonStore
 from tests.clock import ManualClock
+from tests.fakes import counter_state
 
 from .fakes import HEARTBEAT_CHANNEL, FakeDiscord, FakeSampler, FakeStats, MemoryStore, make_settings, settle
 
@@ -150,15 +150,15 @@ async def test_counter_fields_show_name_last_change_and_error(
 ) -> None:
     """Each counter's field shows its channel name, when it changed and its last error or pause."""
     stats.counters = [
-        ChannelStats(
-            kind=CounterKind.MEMBERS,
-            channel_id=101,
+        counter_state(
+            CounterKind.MEMBERS,
+            101,
             shown_name="👥 Members: 1,234",
             last_renamed=clock.now() - timedelta(minutes=5),
         ),
-        ChannelStats(
-            kind=CounterKind.BANS,
-            channel_id=103,
+        counter_state(
+            CounterKind.BANS,
+            103,
             shown_name="🔨 Bans: 7",
             last_error="403 Missing Permissions",
             paused_reason="the bot cannot rename this channel",
@@ -204,8 +204,8 @@ async def test_status_is_refreshed_once_when_the_counters_first_show(
     clock: ManualClock, port: FakeDiscord, store: MemoryStore, stats: FakeStats, sampler: FakeSampler
 ) -> None:
     """A status posted before the first renames is edited as soon as they show, not an interval later."""
-    waiting = ChannelStats(
-        kind=CounterKind.MEMBERS, channel_id=101, value=1234, shown_name="Members", pending_name="👥 1,234"
+    waiting = counter_state(
+        CounterKind.MEMBERS, 101, value=1234, shown_name="Members", pending_name="👥 1,234"
     )
     stats.counters = [waiting]
     service = make_heartbeat(clock, port, store, stats, sampler)
@@ -484,7 +484,7 @@ async def test_embed_stays_within_discord_limits_with_long_errors(
     """Many open breakers and long errors still fit Discord's per-field and 6000-character limits."""
     long = "x" * 5_000
     stats.counters = [
-        ChannelStats(kind=kind, channel_id=1, shown_name="n" * 100, last_error=long, paused_reason=long)
+        counter_state(kind, 1, shown_name="n" * 100, last_error=long, paused_reason=long)
         for kind in CounterKind
     ]
     store.health.consecutive_failures = 9

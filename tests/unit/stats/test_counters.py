@@ -18,6 +18,7 @@ from src.core.exceptions import (
     TransientDiscordError,
 )
 from src.services.stats.budget import BUDGET_FILE
+from src.services.stats.counter_specs import environment_counters
 from src.services.stats.counters import CounterService
 from src.types.models import ChannelStats, CounterKind
 from src.types.ports import ChannelKind, GuildCounts
@@ -69,11 +70,13 @@ def make_service(
     services: list[CounterService],
 ) -> Callable[..., CounterService]:
     def build(**overrides: Any) -> CounterService:
+        chosen = overrides.get("settings", settings)
         service = CounterService(
-            overrides.get("settings", settings),
+            chosen,
             overrides.get("port", port),
             clock,
             overrides.get("store", store),
+            overrides.get("specs", environment_counters(chosen)),
         )
         services.append(service)
         return service
@@ -109,7 +112,7 @@ async def members_change(service: CounterService, port: FakeDiscord, count: int)
 
 def members_state(service: CounterService) -> ChannelStats:
     """The members counter's snapshot."""
-    [state] = [s for s in service.counter_states() if s.kind is CounterKind.MEMBERS]
+    [state] = [s for s in service.counter_states() if s.key == CounterKind.MEMBERS]
     return state
 
 
@@ -191,9 +194,9 @@ async def test_renames_are_spread_half_a_window_apart(
     """After a rename the next one to that channel waits window/limit (300 s), not just for the budget."""
     service = await started(make_service(), clock)
     await clock.advance(10)
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     await clock.advance(3600)
-    assert port.renames_of(MEMBERS) == [(0.0, "👥 Members: 1,234"), (300.0, "👥 Members: 1,300")]
+    assert port.renames_of(MEMBERS) == [(0.0, "👥 Members: 1,234"), (300.0, "👥 Members: 1,240")]
 
 
 async def test_third_rename_waits_for_the_window_to_free_up(
@@ -201,9 +204,9 @@ async def test_third_rename_waits_for_the_window_to_free_up(
 ) -> None:
     """With renames at 0 s and 300 s the third waits until the first is 600 s (+1 s margin) old."""
     service = await started(make_service(), clock)
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     await advance_to(clock, 301)
-    await members_change(service, port, 1400)
+    await members_change(service, port, 1243)
     await clock.advance(3600)
     assert [t for t, _ in port.renames_of(MEMBERS)] == [0.0, 300.0, 601.0]
 
@@ -236,12 +239,12 @@ async def test_rate_limit_delays_only_that_channel_and_retry_carries_newest_valu
     port.rename_errors[MEMBERS] = [RateLimitedError(120.0)]
     await clock.advance(1)
     service.adjust_bans(+1, 7)
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     await advance_to(clock, 350)
-    await members_change(service, port, 1400)
+    await members_change(service, port, 1243)
     await advance_to(clock, 1000)
     assert port.renames_of(BANS) == [(0.0, "🔨 Bans: 89"), (300.0, "🔨 Bans: 90")]
-    assert port.renames_of(MEMBERS) == [(0.0, "👥 Members: 1,234"), (420.0, "👥 Members: 1,400")]
+    assert port.renames_of(MEMBERS) == [(0.0, "👥 Members: 1,234"), (420.0, "👥 Members: 1,243")]
 
 
 async def test_rate_limit_is_logged_with_retry_after(
@@ -250,14 +253,14 @@ async def test_rate_limit_is_logged_with_retry_after(
     """A 429 logs counter.rate_limited at warning level with the channel and retry_after."""
     service = await started(make_service(), clock)
     port.rename_errors[MEMBERS] = [RateLimitedError(120.0)]
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     with capture_logs() as logs:
         await clock.advance(300)
     [entry] = events(logs, "counter.rate_limited")
     assert entry["log_level"] == "warning"
     assert entry["retry_after"] == 120.0
     assert entry["channel_id"] == MEMBERS
-    assert entry["counter"] == "members"
+    assert entry["counter"] == "Members"
 
 
 async def test_values_are_accepted_while_a_channel_waits_out_a_429(
@@ -266,11 +269,11 @@ async def test_values_are_accepted_while_a_channel_waits_out_a_429(
     """While members waits out a 429, new values are accepted and reported at once."""
     service = await started(make_service(), clock)
     port.rename_errors[MEMBERS] = [RateLimitedError(500.0)]
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     await clock.advance(300)
-    await members_change(service, port, 1350)
-    assert service.current_counts()[CounterKind.MEMBERS] == 1350
-    [members] = [s for s in service.counter_states() if s.kind is CounterKind.MEMBERS]
+    await members_change(service, port, 1238)
+    assert service.current_counts()[CounterKind.MEMBERS] == 1238
+    [members] = [s for s in service.counter_states() if s.key == CounterKind.MEMBERS]
     assert members.next_rename_at == START + timedelta(seconds=800)
 
 
@@ -363,7 +366,7 @@ async def test_resume_paused_renames_once_the_channel_is_fixed(
     with capture_logs() as logs:
         reasons = await service.resume_paused()
         await clock.advance(0)
-    assert reasons[CounterKind.MEMBERS] is None
+    assert reasons[MEMBERS] is None
     assert events(logs, "counter.resumed")
     assert port.name(MEMBERS) == "👥 Members: 1,500"
 
@@ -376,7 +379,7 @@ async def test_resume_paused_reports_a_counter_still_broken(
     service = await started(make_service(), clock)
     with capture_logs() as logs:
         reasons = await service.resume_paused()
-    assert reasons[CounterKind.MEMBERS] == "text_channel"
+    assert reasons[MEMBERS] == "text_channel"
     assert events(logs, "counter.paused") == []
     assert port.rename_attempts[MEMBERS] == 0
 
@@ -437,19 +440,19 @@ async def test_restart_with_persisted_budget_keeps_two_per_window(
 ) -> None:
     """Renames at 0 s and 300 s, a restart at 310 s: the restarted bot waits until 601 s."""
     first = await started(make_service(), clock)
-    await members_change(first, port, 1300)
+    await members_change(first, port, 1240)
     await advance_to(clock, 305)
     await first.stop()
     await advance_to(clock, 310)
 
     second = make_service()
-    await members_change(second, port, 1400)
+    await members_change(second, port, 1243)
     await started(second, clock)
     await clock.advance(3600)
     times = [t for t, _ in port.renames_of(MEMBERS)]
     assert times == [0.0, 300.0, 601.0]
     assert most_in_any_window(times) <= 2
-    assert port.name(MEMBERS) == "👥 Members: 1,400"
+    assert port.name(MEMBERS) == "👥 Members: 1,243"
 
 
 async def test_restart_with_real_store_remembers_the_window(
@@ -464,7 +467,7 @@ async def test_restart_with_real_store_remembers_the_window(
     await members_change(second, port, 1300)
     await clock.advance(0)
     await members_change(second, port, 1400)
-    [members] = [s for s in second.counter_states() if s.kind is CounterKind.MEMBERS]
+    [members] = [s for s in second.counter_states() if s.key == CounterKind.MEMBERS]
     assert members.next_rename_at == START + timedelta(seconds=601)
 
 
@@ -618,11 +621,11 @@ async def test_counter_states_show_shown_and_pending_names(
     """A pending change shows the shown name, the pending name and when it will be renamed."""
     service = await started(make_service(), clock)
     await clock.advance(10)
-    await members_change(service, port, 1300)
-    [members] = [s for s in service.counter_states() if s.kind is CounterKind.MEMBERS]
+    await members_change(service, port, 1240)
+    [members] = [s for s in service.counter_states() if s.key == CounterKind.MEMBERS]
     assert members.shown_name == "👥 Members: 1,234"
-    assert members.pending_name == "👥 Members: 1,300"
-    assert members.value == 1300
+    assert members.pending_name == "👥 Members: 1,240"
+    assert members.value == 1240
     assert members.last_renamed == START
     assert members.next_rename_at == START + timedelta(seconds=300)
     assert members.paused_reason is None
@@ -634,7 +637,7 @@ async def test_pending_since_marks_first_unshown_change(
     """pending_since is when the shown name first fell behind and clears once the name is shown."""
     service = await started(make_service(), clock)
     await clock.advance(10)
-    await members_change(service, port, 1300)
+    await members_change(service, port, 1240)
     await clock.advance(10)
     await members_change(service, port, 1310)
     assert members_state(service).pending_since == START + timedelta(seconds=10)
@@ -646,16 +649,12 @@ async def test_pending_since_marks_first_unshown_change(
 async def test_refresh_now_returns_next_rename_times(
     make_service: Callable[..., CounterService], port: FakeDiscord, clock: ManualClock
 ) -> None:
-    """refresh_now re-reads counts and says when each changed channel will be renamed."""
+    """refresh_now re-reads counts and says when each changed channel will be renamed, by channel."""
     service = await started(make_service(), clock)
     await clock.advance(60)
-    port.counts = GuildCounts(members=1234, online=999)
+    port.counts = GuildCounts(members=1234, online=570)
     schedule = await service.refresh_now()
-    assert schedule == {
-        CounterKind.MEMBERS: None,
-        CounterKind.ONLINE: START + timedelta(seconds=300),
-        CounterKind.BANS: None,
-    }
+    assert schedule == {MEMBERS: None, ONLINE: START + timedelta(seconds=300), BANS: None}
 
 
 async def test_stop_ends_renaming(

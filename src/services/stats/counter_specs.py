@@ -1,0 +1,122 @@
+"""Where counters are declared: the original's environment variables and the operator's COUNTERS_FILE.
+
+The original StatsBot's three variables keep defining their counters (`{count}` is each one's value), so
+an existing `.env` shows exactly what it did. A TOML file adds counters as code:
+
+    [[counter]]
+    channel = 123456789012345678
+    template = "🤖 Bots: {bots:,}"
+
+Every problem in the file is reported at once, naming the table and the fix, before the bot connects.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from src.core.config import Settings
+from src.core.exceptions import ConfigError
+from src.services.stats.templates import CounterTemplate, TemplateError
+from src.types.models import CounterKind, CounterSource, CounterSpec
+
+FILE_KEYS = frozenset({"channel", "template"})
+
+
+def environment_counters(settings: Settings) -> list[CounterSpec]:
+    """Return the original's three counters: members, online and bans, from their variables."""
+    return [
+        CounterSpec(
+            settings.member_count_channel_id,
+            settings.member_count_template,
+            CounterSource.ENVIRONMENT,
+            count_key=CounterKind.MEMBERS,
+            setting="MEMBER_COUNT_CHANNEL_ID",
+        ),
+        CounterSpec(
+            settings.online_count_channel_id,
+            settings.online_count_template,
+            CounterSource.ENVIRONMENT,
+            count_key=CounterKind.ONLINE,
+            setting="ONLINE_COUNT_CHANNEL_ID",
+        ),
+        CounterSpec(
+            settings.ban_count_channel_id,
+            settings.ban_count_template,
+            CounterSource.ENVIRONMENT,
+            count_key=CounterKind.BANS,
+            setting="BAN_COUNT_CHANNEL_ID",
+        ),
+    ]
+
+
+def read_counters_file(path: Path, taken: set[int] | None = None) -> list[CounterSpec]:
+    """Return the counters a COUNTERS_FILE declares; raise ConfigError listing every problem in it.
+
+    `taken` holds channel ids other sources already use: one channel shows one counter.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"COUNTERS_FILE={str(path)!r} does not exist. Create it or unset COUNTERS_FILE."]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"COUNTERS_FILE={str(path)!r} cannot be read: {exc}."]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"COUNTERS_FILE={str(path)!r} is not valid TOML: {exc}."]) from None
+    tables = document.get("counter", [])
+    extra = sorted(set(document) - {"counter"})
+    problems = [
+        f"{path}: unknown top-level key {key!r}; declare counters as [[counter]] tables." for key in extra
+    ]
+    if not isinstance(tables, list):
+        raise ConfigError([*problems, f"{path}: 'counter' must be [[counter]] tables."])
+    specs: list[CounterSpec] = []
+    used = set(taken or ())
+    for index, table in enumerate(tables, start=1):
+        spec, problem = _counter(path, index, table, used)
+        if problem is not None:
+            problems.append(problem)
+        elif spec is not None:
+            used.add(spec.channel_id)
+            specs.append(spec)
+    if problems:
+        raise ConfigError(problems)
+    return specs
+
+
+def _counter(path: Path, index: int, table: Any, used: set[int]) -> tuple[CounterSpec | None, str | None]:
+    """Return the counter of one [[counter]] table, or the problem with it."""
+    where = f"{path}: counter {index}"
+    if not isinstance(table, dict):
+        return None, f"{where} is not a table."
+    unknown = sorted(set(table) - FILE_KEYS)
+    if unknown:
+        return (
+            None,
+            f"{where} has unknown keys {', '.join(unknown)}; a counter has only channel and template.",
+        )
+    channel, template = table.get("channel"), table.get("template")
+    if isinstance(channel, str) and channel.strip().isdigit():
+        channel = int(channel)  # ids are often quoted, as JSON needs them to be
+    if not isinstance(channel, int) or isinstance(channel, bool) or channel <= 0:
+        return None, f"{where}: channel must be a channel id such as 123456789012345678, got {channel!r}."
+    if channel in used:
+        return None, f"{where}: channel {channel} already shows another counter; use one channel per counter."
+    if not isinstance(template, str):
+        return None, f'{where}: template must be text such as "👥 {{members:,}}".'
+    try:
+        CounterTemplate.parse(template)
+    except TemplateError as exc:
+        return None, f"{where}: {exc}"
+    return CounterSpec(channel, template, CounterSource.FILE, setting=f"COUNTERS_FILE counter {index}"), None
+
+
+def configured_counters(settings: Settings) -> list[CounterSpec]:
+    """Return the environment's counters and then the COUNTERS_FILE's; raise ConfigError on a bad file."""
+    specs = environment_counters(settings)
+    if settings.counters_file is not None:
+        specs += read_counters_file(settings.counters_file, {spec.channel_id for spec in specs})
+    return specs
