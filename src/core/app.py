@@ -26,6 +26,7 @@ from src.services.stats.backups import BackupService
 from src.services.stats.counter_specs import configured_counters
 from src.services.stats.counters import CounterService
 from src.services.stats.events import EventRecorder
+from src.services.stats.goal_keeper import GoalKeeper
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
 from src.services.stats.view import StatsSnapshotView
@@ -62,8 +63,9 @@ class StatsBotApp:
         self.recorder = EventRecorder(
             settings, self.clock, self.history, max_backoff=min(DISK_RETRY_CAP, settings.max_backoff)
         )
+        self.goals = GoalKeeper(self.port, self.clock, self.store, max_backoff=settings.max_backoff)
         self.counters = CounterService(
-            settings, self.port, self.clock, self.store, configured_counters(settings)
+            settings, self.port, self.clock, self.store, configured_counters(settings), self.goals
         )
         self.stats = StatsSnapshotView(self.counters, self.recorder)
         self.reports = ReportScheduler(
@@ -121,6 +123,7 @@ class StatsBotApp:
         """Start every service once the watched guild has arrived in the first gateway session."""
         log.info("app.starting", guild_id=guild_id)
         await self.recorder.start()
+        await self.goals.start(guild_id)  # before the counters, so `{goal}` shows with the first renames
         # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
         await self.counters.start()
         for service in (self.reports, self.alerts, self.heartbeat, self.presence, self.backups):
@@ -153,6 +156,7 @@ class StatsBotApp:
             ("alerts", self.alerts.stop),
             ("reports", self.reports.stop),
             ("counters", self.counters.stop),
+            ("goals", self.goals.stop),
             ("backups", self.backups.stop),
         ]
         loop = asyncio.get_running_loop()

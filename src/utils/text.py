@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 
@@ -36,3 +37,11 @@ def describe_error(exc: BaseException, limit: int | None = None) -> str:
     """Render an exception as one line, "Class: message", cut to `limit` characters when given."""
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
     return text if limit is None else clip(text, limit)
+
+
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
+
+
+def escape_markdown(text: str) -> str:
+    """Return `text` with Discord's markdown characters escaped, so a user's name cannot format a message."""
+    return _MARKDOWN.sub(r"\\\1", text)

@@ -4,13 +4,15 @@ Pure state with no I/O. The tally comes from one pass over the member list (gate
 guaranteed order) and is then followed through joins, leaves and member updates. Events that arrive while
 the pass is running are not applied to the half-built tally: each member they touch is remembered with its
 final state, and when the pass ends the tally is corrected for exactly those members, whether or not the
-pass saw them. Only ids of members holding a tracked role are kept, never the whole member list.
+pass saw them, and whether it saw them before or after the event. Only the ids of bots and of members
+holding a tracked role are kept, never the whole member list; keeping them as sets makes every event
+idempotent (a replayed join is not counted twice, the leave of an unknown member takes nothing away).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from src.types.models import CounterKind
 from src.types.ports import MemberInfo
@@ -30,12 +32,35 @@ def role_of(key: str) -> int | None:
 
 @dataclass(slots=True)
 class _Touched:
-    """A member an event changed during the pass: its final state, and what the pass counted for it."""
+    """A member an event changed during the pass: its final state."""
 
     present: bool
     bot: bool
     roles: frozenset[int]
-    seen: MemberInfo | None = None
+
+
+@dataclass(slots=True)
+class _Count:
+    """The ids a tally is made of: the bots, and the holders of each tracked role."""
+
+    bots: set[int] = field(default_factory=set)
+    holders: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, roles: Iterable[int]) -> _Count:
+        return cls(set(), {role: set() for role in roles})
+
+    def apply(self, user_id: int, state: _Touched) -> None:
+        """Make the member's entry match `state` (absent: in no set)."""
+        if state.present and state.bot:
+            self.bots.add(user_id)
+        else:
+            self.bots.discard(user_id)
+        for role, ids in self.holders.items():
+            if state.present and role in state.roles:
+                ids.add(user_id)
+            else:
+                ids.discard(user_id)
 
 
 class MemberTally:
@@ -43,10 +68,9 @@ class MemberTally:
 
     def __init__(self, tracked_roles: Iterable[int] = ()) -> None:
         self._tracked = frozenset(tracked_roles)
-        self.bots: int | None = None  # None until a pass has finished
-        self._holders: dict[int, set[int]] = {role: set() for role in self._tracked}
-        self._pass: dict[int, _Touched] | None = None  # members touched by events during a pass
-        self._pass_bots = 0
+        self._count: _Count | None = None  # None until a pass has finished
+        self._pass: _Count | None = None  # the half-built count of a pass in progress
+        self._touched: dict[int, _Touched] = {}  # members events changed during the pass
 
     @property
     def tracked_roles(self) -> frozenset[int]:
@@ -58,96 +82,73 @@ class MemberTally:
         """Whether a member-list pass is in progress."""
         return self._pass is not None
 
+    @property
+    def bots(self) -> int | None:
+        """Return how many members are bots (None until a pass has finished)."""
+        return None if self._count is None else len(self._count.bots)
+
     def holders(self, role_id: int) -> int | None:
         """Return how many members hold a tracked role (None before the first pass or if untracked)."""
-        if self.bots is None or role_id not in self._holders:
+        if self._count is None or role_id not in self._count.holders:
             return None
-        return len(self._holders[role_id])
+        return len(self._count.holders[role_id])
 
     # --- the pass -------------------------------------------------------------------------------------
 
     def begin_pass(self) -> None:
         """Start counting from scratch; events from now on are remembered for the correction."""
-        self._pass = {}
-        self._pass_bots = 0
-        self._pass_holders: dict[int, set[int]] = {role: set() for role in self._tracked}
+        self._pass = _Count.empty(self._tracked)
+        self._touched = {}
 
     def add_chunk(self, members: Iterable[MemberInfo]) -> None:
         """Count one chunk of the member list."""
         if self._pass is None:
             return
         for member in members:
-            touched = self._pass.get(member.user_id)
-            if touched is not None:
-                touched.seen = member
-            self._pass_bots += member.bot
+            if member.bot:
+                self._pass.bots.add(member.user_id)
             for role in self._tracked.intersection(member.roles):
-                self._pass_holders[role].add(member.user_id)
+                self._pass.holders[role].add(member.user_id)
 
     def finish_pass(self) -> None:
         """Make the pass's count the tally, corrected for the members events changed meanwhile."""
         if self._pass is None:
             return
-        bots, holders = self._pass_bots, self._pass_holders
-        for user_id, touched in self._pass.items():
-            if touched.seen is not None and touched.seen.bot:
-                bots -= 1
-            if touched.present and touched.bot:
-                bots += 1
-            for role, ids in holders.items():
-                if touched.present and role in touched.roles:
-                    ids.add(user_id)
-                else:
-                    ids.discard(user_id)
-        self.bots, self._holders = max(0, bots), holders
-        self._pass = None
+        count, self._pass = self._pass, None
+        for user_id, state in self._touched.items():
+            count.apply(user_id, state)
+        self._count, self._touched = count, {}
 
     def abandon_pass(self) -> None:
-        """Drop an unfinished pass; the tally from the last finished one (if any) stays."""
+        """Drop an unfinished pass; the last finished tally (if any) stays, followed through its events."""
+        if self._pass is None:
+            return
         self._pass = None
+        if self._count is not None:
+            for user_id, state in self._touched.items():
+                self._count.apply(user_id, state)
+        self._touched = {}
 
     # --- events ---------------------------------------------------------------------------------------
 
     def joined(self, member: MemberInfo) -> None:
         """Follow a join."""
-        if self._note(member.user_id, present=True, bot=member.bot, roles=member.roles):
-            return
-        if self.bots is not None:
-            self.bots += member.bot
-            self._set_roles(member.user_id, member.roles)
+        self._follow(member.user_id, _Touched(True, member.bot, member.roles))
 
     def left(self, user_id: int, *, bot: bool) -> None:
         """Follow a leave (or the member-remove of a ban)."""
-        if self._note(user_id, present=False, bot=bot, roles=frozenset()):
-            return
-        if self.bots is not None:
-            self.bots = max(0, self.bots - bot)
-            self._set_roles(user_id, frozenset())
+        self._follow(user_id, _Touched(False, bot, frozenset()))
 
     def updated(self, member: MemberInfo) -> None:
         """Follow a member update: the roles a member holds now."""
-        if self._note(member.user_id, present=True, bot=member.bot, roles=member.roles):
-            return
-        if self.bots is not None:
-            self._set_roles(member.user_id, member.roles)
+        self._follow(member.user_id, _Touched(True, member.bot, member.roles))
 
-    def _note(self, user_id: int, *, present: bool, bot: bool, roles: frozenset[int]) -> bool:
-        """During a pass, remember a member's final state for the correction; True if one is running."""
-        if self._pass is None:
-            return False
-        touched = self._pass.get(user_id)
-        if touched is None:
-            self._pass[user_id] = _Touched(present, bot, roles)
-        else:
-            touched.present, touched.bot, touched.roles = present, bot, roles
-        return True
-
-    def _set_roles(self, user_id: int, roles: frozenset[int]) -> None:
-        for role, ids in self._holders.items():
-            if role in roles:
-                ids.add(user_id)
-            else:
-                ids.discard(user_id)
+    def _follow(self, user_id: int, state: _Touched) -> None:
+        """Apply one member's new state, or during a pass remember it for the correction."""
+        if self._pass is not None:
+            self._touched[user_id] = state
+        elif self._count is not None:
+            self._count.apply(user_id, state)
 
 
 class CountBoard:
@@ -165,6 +166,12 @@ class CountBoard:
             return False
         self._values[key] = value
         return True
+
+    def set_optional(self, key: str, value: int | None) -> bool:
+        """Set a value, or forget it when `value` is None; return whether it changed."""
+        if value is not None:
+            return self.set(key, value)
+        return self._values.pop(key, None) is not None
 
     def get(self, key: str) -> int | None:
         """Return one value, or None while it is unknown."""

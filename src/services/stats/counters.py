@@ -17,6 +17,7 @@ from src.services.stats.budget import RenameBudget
 from src.services.stats.counter_board import CountBoard, MemberTally, role_of
 from src.services.stats.counter_pause import Pause, pause_for_members_intent, pause_for_template
 from src.services.stats.counter_worker import CounterWorker
+from src.services.stats.goal_keeper import GoalKeeper
 from src.services.stats.rename_schedule import Threshold
 from src.services.stats.templates import CounterTemplate, TemplateError
 from src.types.models import ChannelStats, CounterKind, CounterSpec
@@ -64,8 +65,10 @@ class CounterService:
         clock: Clock,
         store: JsonStore,
         specs: Sequence[CounterSpec],
+        goals: GoalKeeper | None = None,
     ) -> None:
         self._settings = settings
+        self._goals = goals
         self._port = port
         self._clock = clock
         self._store = store
@@ -123,6 +126,7 @@ class CounterService:
             worker.start()
         # Both start at once so the first renames wait only for their own value, never for the ban pages.
         self.refresh_guild_facts()
+        self._show_goal()
         self._refresh.start()
         self._ban_baseline.start()
         self._member_pass.start()
@@ -146,8 +150,15 @@ class CounterService:
     # --- sources ------------------------------------------------------------------------------------
 
     def set_member_count(self, count: int) -> None:
-        """Set the member count (gateway or REST)."""
+        """Set the member count (gateway or REST), moving the goal when a target is reached."""
+        if self._goals is not None and self._goals.observe(count):
+            self._show_goal()
         self._set(CounterKind.MEMBERS, count)
+
+    def goal_changed(self) -> None:
+        """Show the goal's new target (after `/goal set` or `/goal clear`)."""
+        self._show_goal()
+        self._refresh_workers()
 
     def set_online(self, count: int) -> None:
         """Set the online (not offline) member count."""
@@ -279,6 +290,11 @@ class CounterService:
             backoff=self._backoff,
             blocked=blocked,
         )
+
+    def _show_goal(self) -> None:
+        """Put the goal's target on the board (`{goal}` waits while no goal is set)."""
+        target = None if self._goals is None else self._goals.target
+        self._board.set_optional(CounterKind.GOAL, target)
 
     def _values(self) -> dict[str, int]:
         """Return every known value for the workers' templates."""

@@ -8,18 +8,16 @@ never announces a milestone twice.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 from src.types.models import Embed, EmbedField
-from src.utils.text import clip
+from src.utils.text import clip, escape_markdown
 
 MAX_TARGET = 10**12  # far above any server, low enough that JSON numbers stay exact (2**53)
 NONCE_LENGTH = 25  # Discord's limit for a string message nonce
 GUILD_NAME_LIMIT = 100  # Discord's limit for a server name
 GOAL_COLOR = 0xFEE75C  # Discord's yellow: a celebration, neither the green nor red of the reports
-_MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +128,7 @@ def announcement(goal_before: Goal, reached: int, value: int, *, guild_name: str
     metric = goal_before.metric
     following = reached + goal_before.step
     # A guild name is the only user-controlled text; it is shown literally, not as markdown.
-    who = _MARKDOWN.sub(r"\\\1", clip(guild_name, GUILD_NAME_LIMIT)) if guild_name else "The server"
+    who = escape_markdown(clip(guild_name, GUILD_NAME_LIMIT)) if guild_name else "The server"
     description = f"{who} now has {value:,} {metric}. Next goal: {following:,}."
     passed = goals_passed(goal_before, reached)
     if passed > 1:

@@ -6,10 +6,10 @@ below the 25-field and 6000-character limits whatever the day held.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from src.types.models import DailyStats, Embed, EmbedField, EventKind, MemberEvent
+from src.utils.text import escape_markdown
 
 FIELD_VALUE_LIMIT = 1024
 EMBED_TOTAL_LIMIT = 6000
@@ -17,7 +17,6 @@ EMBED_FIELD_LIMIT = 25
 BOT_MARK = "🤖"
 GREEN = 0x57F287
 RED = 0xED4245
-_MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
 
 
 def signed(n: int) -> str:
@@ -50,19 +49,14 @@ def fit_list(items: list[str], *, limit: int = FIELD_VALUE_LIMIT, sep: str = ", 
     return sep.join([*items[:kept], suffix])
 
 
-def _escape(name: str) -> str:
-    """A name shown literally, not as Discord markdown."""
-    return _MARKDOWN.sub(r"\\\1", name)
-
-
 def _mention(event: MemberEvent) -> str:
     return f"<@{event.member_id}>" + (f" {BOT_MARK}" if event.bot else "")
 
 
 def _name(event: MemberEvent) -> str:
-    name = _escape(event.username)
+    name = escape_markdown(event.username)
     if event.display_name and event.display_name != event.username:
-        name = f"{_escape(event.display_name)} ({name})"
+        name = f"{escape_markdown(event.display_name)} ({name})"
     return name + (f" {BOT_MARK}" if event.bot else "")
 
 
