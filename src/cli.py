@@ -14,6 +14,7 @@ from src import __version__
 from src.core.config import Settings, load_settings, prepare_folders
 from src.core.exceptions import ConfigError
 from src.sandbox import cli as sandbox_cli
+from src.services.stats.counter_specs import configured_counters
 from src.utils.logging import configure_logging, register_secret
 
 EXIT_CONFIG = 2
@@ -33,6 +34,7 @@ def _settings_or_exit() -> Settings:
     """Load settings; on problems print every one of them and exit 2 without a traceback."""
     try:
         settings = load_settings()
+        configured_counters(settings)  # a bad COUNTERS_FILE stops every command, as a bad variable does
     except ConfigError as exc:
         _exit_for(exc)
     register_secret(settings.bot_token.get_secret_value())
@@ -70,6 +72,9 @@ def cmd_config(_: argparse.Namespace) -> int:
     width = max(map(len, shown))
     for name, value in shown.items():
         print(f"{name.ljust(width)}  {value}")
+    print("\nCounters (channel, template, from):")
+    for spec in configured_counters(settings):
+        print(f"  {spec.channel_id}  {spec.template}  from {spec.origin}")
     return 0
 
 

@@ -24,6 +24,7 @@ from src.services.monitoring.setup_checks import (
     evaluate,
     target_guild_id,
 )
+from src.services.stats.counter_specs import configured_counters
 from src.utils.logging import get_logger
 
 log = get_logger(__name__, service="doctor")
@@ -71,7 +72,8 @@ async def gather_facts(client: discord.Client, settings: Settings) -> SetupFacts
     user = client.user
     if user is None:
         raise RuntimeError("login() did not set the bot user")
-    lookups = [await _lookup_channel(client, spec) for spec in channel_specs(settings)]
+    specs = channel_specs(settings, configured_counters(settings))
+    lookups = [await _lookup_channel(client, spec) for spec in specs]
     guild_id = target_guild_id(settings, lookups)
     guild: dict[str, Any] | None = None
     guild_status: int | None = None

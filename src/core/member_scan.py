@@ -50,10 +50,12 @@ class _Pass:
         self.progress = asyncio.Event()
 
     def take(self, data: dict[str, Any]) -> None:
-        index, count = data.get("chunk_index"), data.get("chunk_count")
-        if not isinstance(index, int) or not isinstance(count, int) or index in self.received:
-            return  # a replayed or malformed chunk must not be counted twice
-        members = member_infos(data.get("members") or ())
+        index, count, payloads = data.get("chunk_index"), data.get("chunk_count"), data.get("members")
+        if not isinstance(index, int) or not isinstance(count, int) or not 0 <= index < count:
+            return  # malformed: an index outside the count would end the pass before every chunk came
+        if index in self.received:
+            return  # a replayed chunk must not be counted twice
+        members = member_infos(payloads if isinstance(payloads, list) else ())
         self.on_chunk(members)
         self.members += len(members)
         self.received.add(index)

@@ -112,6 +112,13 @@ class CounterSpec:
     setting: str | None = None  # the variable or file naming the channel, for fixes
 
     @property
+    def origin(self) -> str:
+        """Return where the counter is declared, e.g. "environment (MEMBER_COUNT_CHANNEL_ID)"."""
+        if self.source is CounterSource.ENVIRONMENT:
+            return f"environment ({self.setting})"
+        return self.setting or self.source.value
+
+    @property
     def label(self) -> str:
         """Return how logs and status messages name this counter."""
         if self.count_key is not None:

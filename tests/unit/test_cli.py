@@ -53,6 +53,34 @@ def test_config_prints_settings_with_the_token_masked(monkeypatch, capsys, tmp_p
     assert "Europe/Berlin" in out
 
 
+def test_config_lists_every_counter_and_where_it_comes_from(monkeypatch, capsys, tmp_path):
+    """`config` shows the original's three counters "from environment" and each COUNTERS_FILE counter."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "counters.toml").write_text(
+        '[[counter]]\nchannel = "123456789012345678"\ntemplate = "🤖 Bots: {bots:,}"\n', encoding="utf-8"
+    )
+    _set_env(monkeypatch, counters_file="counters.toml")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "1001  👥 Members: {count:,}  from environment (MEMBER_COUNT_CHANNEL_ID)" in out
+    assert "1003  🔨 Bans: {count:,}  from environment (BAN_COUNT_CHANNEL_ID)" in out
+    assert "123456789012345678  🤖 Bots: {bots:,}  from COUNTERS_FILE counter 1" in out
+
+
+def test_a_bad_counters_file_stops_every_command_with_exit_2(monkeypatch, capsys, tmp_path):
+    """A template an attacker could abuse is refused before anything runs, naming the file and the table."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "counters.toml").write_text(
+        '[[counter]]\nchannel = 5\ntemplate = "{members.__class__}"\n', encoding="utf-8"
+    )
+    _set_env(monkeypatch, counters_file="counters.toml")
+    with pytest.raises(SystemExit) as info:
+        main(["config"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "counters.toml: counter 1: Placeholder {members.__class__} is not supported" in err
+
+
 def test_bad_value_exits_2_naming_the_variable(monkeypatch, capsys, tmp_path):
     """A bad value stops any command with exit 2 and a line naming the variable and a valid example."""
     monkeypatch.chdir(tmp_path)

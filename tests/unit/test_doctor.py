@@ -24,6 +24,7 @@ from src.services.monitoring.setup_checks import (
     channel_specs,
     evaluate,
 )
+from src.types.models import CounterSource, CounterSpec
 
 GUILD, BOT, ROLE, OTHER_ROLE = 1000, 2000, 3000, 3001
 BOT_PERMS = VIEW_CHANNEL | MANAGE_CHANNELS | CONNECT | SEND_MESSAGES | EMBED_LINKS | READ_MESSAGE_HISTORY
@@ -66,10 +67,12 @@ def _deny(target: int, bits: int, kind: int = 0) -> dict[str, Any]:
     return {"id": str(target), "type": kind, "allow": "0", "deny": str(bits)}
 
 
-def _facts(settings, channels: dict[int, dict[str, Any] | int], **changes: Any) -> SetupFacts:
+def _facts(
+    settings, channels: dict[int, dict[str, Any] | int], counters: Any = (), **changes: Any
+) -> SetupFacts:
     """Facts where each configured channel is found (dict) or refused (HTTP status)."""
     lookups = []
-    for spec in channel_specs(settings):
+    for spec in channel_specs(settings, counters):
         found = channels.get(spec.channel_id, _default(spec.channel_id))
         lookups.append(
             ChannelLookup(spec, status=found) if isinstance(found, int) else ChannelLookup(spec, data=found)
@@ -107,6 +110,16 @@ def test_a_text_channel_as_counter_fails_with_the_voice_channel_fix() -> None:
     assert row.detail == "#general (text): a text channel cannot hold the ban counter"
     assert "create a voice channel" in row.fixes[0]
     assert "set BAN_COUNT_CHANNEL_ID to it" in row.fixes[0]
+
+
+def test_every_counters_file_counter_is_checked_like_the_original_three() -> None:
+    """A COUNTERS_FILE counter in a text channel fails with its own row and the voice-channel fix."""
+    settings = _settings()
+    bots = CounterSpec(21, "🤖 {bots}", CounterSource.FILE, setting="COUNTERS_FILE counter 1")
+    facts = _facts(settings, {21: _channel(21, 0, "bots")}, counters=[bots])
+    row = {r.check: r for r in evaluate(settings, facts)}["COUNTERS_FILE counter 1 channel"]
+    assert row.status is Status.FAIL
+    assert row.detail == "#bots (text): a text channel cannot hold the counter `🤖 {bots}`"
 
 
 def test_a_stage_or_category_counter_is_accepted() -> None:

@@ -6,12 +6,13 @@ setting, the channel and the permission involved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
 from src.core.config import Settings
+from src.types.models import CounterSource, CounterSpec
 from src.types.permissions import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -113,8 +114,8 @@ class SetupFacts:
     bot_role_ids: list[int] = field(default_factory=list)
 
 
-def channel_specs(settings: Settings) -> list[ChannelSpec]:
-    """The channels the settings name, in the order the table shows them."""
+def channel_specs(settings: Settings, counters: Sequence[CounterSpec] = ()) -> list[ChannelSpec]:
+    """The channels the settings (and `counters` from COUNTERS_FILE) name, in the order the table shows."""
     specs = [
         ChannelSpec(
             "MEMBER_COUNT_CHANNEL_ID", settings.member_count_channel_id, Use.COUNTER, "member counter"
@@ -123,6 +124,11 @@ def channel_specs(settings: Settings) -> list[ChannelSpec]:
             "ONLINE_COUNT_CHANNEL_ID", settings.online_count_channel_id, Use.COUNTER, "online counter"
         ),
         ChannelSpec("BAN_COUNT_CHANNEL_ID", settings.ban_count_channel_id, Use.COUNTER, "ban counter"),
+        *(
+            ChannelSpec(f"{c.setting} channel", c.channel_id, Use.COUNTER, f"counter `{c.template}`")
+            for c in counters
+            if c.source is not CounterSource.ENVIRONMENT
+        ),
         ChannelSpec("HEARTBEAT_CHANNEL_ID", settings.heartbeat_channel_id, Use.POSTS, "status message"),
         ChannelSpec("STATS_CHANNEL_ID", settings.stats_channel_id, Use.POSTS, "daily and weekly reports"),
     ]

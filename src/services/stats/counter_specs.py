@@ -74,44 +74,71 @@ def read_counters_file(path: Path, taken: set[int] | None = None) -> list[Counte
     if not isinstance(tables, list):
         raise ConfigError([*problems, f"{path}: 'counter' must be [[counter]] tables."])
     specs: list[CounterSpec] = []
-    used = set(taken or ())
+    # Who shows each channel already, for the message of a duplicate.
+    owners = dict.fromkeys(taken or (), "a counter set in the environment")
     for index, table in enumerate(tables, start=1):
-        spec, problem = _counter(path, index, table, used)
-        if problem is not None:
-            problems.append(problem)
-        elif spec is not None:
-            used.add(spec.channel_id)
+        spec, found = _counter(path, index, table, owners)
+        problems += found
+        if spec is not None:
             specs.append(spec)
     if problems:
         raise ConfigError(problems)
     return specs
 
 
-def _counter(path: Path, index: int, table: Any, used: set[int]) -> tuple[CounterSpec | None, str | None]:
-    """Return the counter of one [[counter]] table, or the problem with it."""
+def _counter(
+    path: Path, index: int, table: Any, owners: dict[int, str]
+) -> tuple[CounterSpec | None, list[str]]:
+    """Return the counter of one [[counter]] table, or every problem with it.
+
+    A valid channel is claimed in `owners` even when the rest of the table is wrong, so a later table
+    reusing it is reported in the same run.
+    """
     where = f"{path}: counter {index}"
     if not isinstance(table, dict):
-        return None, f"{where} is not a table."
+        return None, [f"{where} is not a table; write each counter as a [[counter]] table."]
+    problems: list[str] = []
     unknown = sorted(set(table) - FILE_KEYS)
     if unknown:
-        return (
-            None,
-            f"{where} has unknown keys {', '.join(unknown)}; a counter has only channel and template.",
+        problems.append(
+            f"{where} has unknown keys {', '.join(unknown)}; a counter has only channel and template."
         )
-    channel, template = table.get("channel"), table.get("template")
-    if isinstance(channel, str) and channel.strip().isdigit():
-        channel = int(channel)  # ids are often quoted, as JSON needs them to be
-    if not isinstance(channel, int) or isinstance(channel, bool) or channel <= 0:
-        return None, f"{where}: channel must be a channel id such as 123456789012345678, got {channel!r}."
-    if channel in used:
-        return None, f"{where}: channel {channel} already shows another counter; use one channel per counter."
-    if not isinstance(template, str):
-        return None, f'{where}: template must be text such as "👥 {{members:,}}".'
-    try:
-        CounterTemplate.parse(template)
-    except TemplateError as exc:
-        return None, f"{where}: {exc}"
-    return CounterSpec(channel, template, CounterSource.FILE, setting=f"COUNTERS_FILE counter {index}"), None
+    channel = _channel(table.get("channel"))
+    if "channel" not in table:
+        problems.append(f"{where} has no channel: add channel = 123456789012345678 (the channel's id).")
+    elif channel is None:
+        problems.append(
+            f"{where}: channel must be a channel id such as 123456789012345678, got {table['channel']!r}."
+        )
+    elif channel in owners:
+        problems.append(
+            f"{where}: channel {channel} already shows {owners[channel]}; use one channel per counter."
+        )
+        channel = None
+    else:
+        owners[channel] = f"counter {index}"
+    template = table.get("template")
+    if "template" not in table:
+        problems.append(f'{where} has no template: add template = "👥 {{members:,}}" (or another).')
+    elif not isinstance(template, str):
+        problems.append(f'{where}: template must be text such as "👥 {{members:,}}", got {template!r}.')
+    else:
+        try:
+            CounterTemplate.parse(template)
+        except TemplateError as exc:
+            problems.append(f"{where}: {exc}")
+    if problems or channel is None or not isinstance(template, str):
+        return None, problems
+    return CounterSpec(channel, template, CounterSource.FILE, setting=f"COUNTERS_FILE counter {index}"), []
+
+
+def _channel(value: Any) -> int | None:
+    """Return the channel id `value` gives (a positive integer, or one quoted), or None."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)  # ids are often quoted, as JSON needs them to be
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    return value
 
 
 def configured_counters(settings: Settings) -> list[CounterSpec]:
