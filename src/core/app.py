@@ -12,7 +12,7 @@ import discord
 from src.core.bot import StatsBot, WatchedGuild
 from src.core.command_answers import CommandAnswers
 from src.core.commands import StatsCommands
-from src.core.config import Settings
+from src.core.config import Settings, anchor_channel_id
 from src.core.discord_adapter import DiscordAdapter
 from src.core.gateway_events import GatewayEvents
 from src.core.resilient_port import ResilientDiscord
@@ -53,7 +53,7 @@ class StatsBotApp:
         self.clock: Clock = clock or SystemClock()
         self.store = AtomicJsonStore(settings.data_dir, clock=self.clock)
         self.breakers = BreakerRegistry(clock=self.clock)
-        guild = WatchedGuild(settings.guild_id, settings.member_count_channel_id)
+        guild = WatchedGuild(settings.guild_id, anchor_channel_id(settings))
         self.client = StatsBot(settings, self.clock, guild)
         self.discord = DiscordAdapter(self.client, guild, self.client.member_chunks)
         # Services see Discord only through the breaker, so an outage is not multiplied by their loops.

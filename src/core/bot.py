@@ -25,11 +25,11 @@ CLOSE_GRACE = 0.5
 
 
 class WatchedGuild:
-    """The one guild StatsBot watches: GUILD_ID, or else the guild that owns the member counter channel."""
+    """The one guild StatsBot watches: GUILD_ID, or else the guild that owns the anchor channel."""
 
-    def __init__(self, guild_id: int | None, counter_channel_id: int) -> None:
+    def __init__(self, guild_id: int | None, anchor_channel_id: int) -> None:
         self._id = guild_id
-        self._counter_channel_id = counter_channel_id
+        self._anchor_channel_id = anchor_channel_id
 
     @property
     def id(self) -> int | None:
@@ -37,8 +37,8 @@ class WatchedGuild:
         return self._id
 
     def matches(self, guild: discord.Guild) -> bool:
-        """Return whether `guild` is the watched one, adopting it if it owns the counter channel."""
-        if self._id is None and guild.get_channel(self._counter_channel_id) is not None:
+        """Return whether `guild` is the watched one, adopting it if it owns the anchor channel."""
+        if self._id is None and guild.get_channel(self._anchor_channel_id) is not None:
             self._id = guild.id
         return guild.id == self._id
 
@@ -162,7 +162,8 @@ class StatsBot(discord.Client):
             log.error(
                 "bot.guild_not_found",
                 guild_id=guild_id,
-                fix="invite the bot to the server that owns MEMBER_COUNT_CHANNEL_ID, or set GUILD_ID",
+                fix="invite the bot to the server that owns MEMBER_COUNT_CHANNEL_ID (or else "
+                "HEARTBEAT_CHANNEL_ID), or set GUILD_ID",
             )
 
     async def on_connect(self) -> None:

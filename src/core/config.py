@@ -56,14 +56,23 @@ class Settings(BaseSettings):
         doc="The bot's token. A secret: it is never logged or printed.",
         secret=True,
     )
-    member_count_channel_id: int = _setting(
-        expect=CHANNEL_ID, doc="Voice channel renamed to the member count.", gt=0
+    member_count_channel_id: int | None = _setting(
+        None,
+        expect=CHANNEL_ID + ", or empty (use /setup instead)",
+        doc="Voice channel renamed to the member count.",
+        gt=0,
     )
-    online_count_channel_id: int = _setting(
-        expect=CHANNEL_ID, doc="Voice channel renamed to the online count.", gt=0
+    online_count_channel_id: int | None = _setting(
+        None,
+        expect=CHANNEL_ID + ", or empty (use /setup instead)",
+        doc="Voice channel renamed to the online count.",
+        gt=0,
     )
-    ban_count_channel_id: int = _setting(
-        expect=CHANNEL_ID, doc="Voice channel renamed to the ban count.", gt=0
+    ban_count_channel_id: int | None = _setting(
+        None,
+        expect=CHANNEL_ID + ", or empty (use /setup instead)",
+        doc="Voice channel renamed to the ban count.",
+        gt=0,
     )
     heartbeat_channel_id: int = _setting(expect=CHANNEL_ID, doc="Text channel for the status message.", gt=0)
     stats_channel_id: int = _setting(
@@ -85,7 +94,7 @@ class Settings(BaseSettings):
     guild_id: int | None = _setting(
         None,
         expect="a Discord server id such as 123456789012345678, or empty",
-        doc="The server to watch; empty means the server that owns the configured channels.",
+        doc="The server to watch; empty: the server of MEMBER_COUNT_CHANNEL_ID, else HEARTBEAT_CHANNEL_ID.",
         gt=0,
     )
     data_dir: Path = _setting(
@@ -439,3 +448,8 @@ def load_settings(env_file: Path | tuple[str, ...] | None = ENV_FILES, **overrid
         return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         raise ConfigError([_problem(e) for e in exc.errors(include_url=False)]) from None
+
+
+def anchor_channel_id(settings: Settings) -> int:
+    """Return the channel whose server is the watched one when GUILD_ID is empty."""
+    return settings.member_count_channel_id or settings.heartbeat_channel_id

@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 
 from src.core.bot import WatchedGuild
-from src.core.config import Settings
+from src.core.config import Settings, anchor_channel_id
 from src.core.discord_adapter import DiscordAdapter
 from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
@@ -130,7 +130,7 @@ async def report(settings: Settings, kind: str, day: date | None, *, post: bool)
             except discord.LoginFailure:
                 log.error("bot.login_failed", reason="invalid token", fix=TOKEN_FIX)
                 return 1
-            guild = WatchedGuild(settings.guild_id, settings.member_count_channel_id)
+            guild = WatchedGuild(settings.guild_id, anchor_channel_id(settings))
             port = DiscordAdapter(client, guild, MemberChunks())
             message_id = await port.send_message(settings.stats_channel_id, embed)
     print(f"Posted the {kind} report for {target} as message {message_id}.")

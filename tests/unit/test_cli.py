@@ -36,7 +36,7 @@ def test_run_with_an_empty_environment_lists_missing_variables_and_exits_2(tmp_p
         check=False,
     )
     assert result.returncode == 2
-    for name in ("BOT_TOKEN", "MEMBER_COUNT_CHANNEL_ID", "STATS_CHANNEL_ID", "HEARTBEAT_CHANNEL_ID"):
+    for name in ("BOT_TOKEN", "STATS_CHANNEL_ID", "HEARTBEAT_CHANNEL_ID"):
         assert f"{name} is not set" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -9,6 +9,7 @@ import pytest
 
 from src.core.config import load_settings, prepare_folders
 from src.core.exceptions import ConfigError
+from src.services.stats.counter_specs import environment_counters
 from tests.conftest import BASE_SETTINGS, TEST_TOKEN
 
 ROOT = Path(__file__).parents[2]
@@ -202,16 +203,30 @@ def _write_env(folder: Path, **values: object) -> None:
 
 
 def test_empty_required_value_in_env_file_reads_not_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """`ONLINE_COUNT_CHANNEL_ID=` from .env.example reads "is not set" with the fix of a missing one."""
-    expected = _missing_problem("online_count_channel_id")
-    _write_env(tmp_path, online_count_channel_id="")
+    """`HEARTBEAT_CHANNEL_ID=` from .env.example reads "is not set" with the fix of a missing one."""
+    expected = _missing_problem("heartbeat_channel_id")
+    _write_env(tmp_path, heartbeat_channel_id="")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert info.value.problems == [expected]
     assert info.value.problems[0].startswith(
-        "ONLINE_COUNT_CHANNEL_ID is not set. Set it to a Discord channel id"
+        "HEARTBEAT_CHANNEL_ID is not set. Set it to a Discord channel id"
     )
+
+
+def test_an_empty_counter_channel_means_no_counter_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`ONLINE_COUNT_CHANNEL_ID=` is allowed (/setup makes counters); the other two still come from .env."""
+    _write_env(tmp_path, online_count_channel_id="")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.online_count_channel_id is None
+    assert [spec.setting for spec in environment_counters(settings)] == [
+        "MEMBER_COUNT_CHANNEL_ID",
+        "BAN_COUNT_CHANNEL_ID",
+    ]
 
 
 def test_whitespace_required_value_in_environment_reads_not_set(monkeypatch: pytest.MonkeyPatch):
@@ -329,9 +344,6 @@ def test_an_unedited_copy_of_env_example_lists_each_required_variable_as_not_set
         load_settings()
     assert [p.split(" is not set. Set it to ")[0] for p in info.value.problems] == [
         "BOT_TOKEN",
-        "MEMBER_COUNT_CHANNEL_ID",
-        "ONLINE_COUNT_CHANNEL_ID",
-        "BAN_COUNT_CHANNEL_ID",
         "HEARTBEAT_CHANNEL_ID",
         "STATS_CHANNEL_ID",
     ]

@@ -116,14 +116,17 @@ class SetupFacts:
 
 def channel_specs(settings: Settings, counters: Sequence[CounterSpec] = ()) -> list[ChannelSpec]:
     """The channels the settings (and `counters` from COUNTERS_FILE) name, in the order the table shows."""
+    originals = (
+        ("MEMBER_COUNT_CHANNEL_ID", settings.member_count_channel_id, "member counter"),
+        ("ONLINE_COUNT_CHANNEL_ID", settings.online_count_channel_id, "online counter"),
+        ("BAN_COUNT_CHANNEL_ID", settings.ban_count_channel_id, "ban counter"),
+    )
     specs = [
-        ChannelSpec(
-            "MEMBER_COUNT_CHANNEL_ID", settings.member_count_channel_id, Use.COUNTER, "member counter"
+        *(
+            ChannelSpec(name, cid, Use.COUNTER, purpose)
+            for name, cid, purpose in originals
+            if cid is not None
         ),
-        ChannelSpec(
-            "ONLINE_COUNT_CHANNEL_ID", settings.online_count_channel_id, Use.COUNTER, "online counter"
-        ),
-        ChannelSpec("BAN_COUNT_CHANNEL_ID", settings.ban_count_channel_id, Use.COUNTER, "ban counter"),
         *(
             ChannelSpec(f"{c.setting} channel", c.channel_id, Use.COUNTER, f"counter `{c.template}`")
             for c in counters

@@ -25,29 +25,22 @@ FILE_KEYS = frozenset({"channel", "template"})
 
 
 def environment_counters(settings: Settings) -> list[CounterSpec]:
-    """Return the original's three counters: members, online and bans, from their variables."""
+    """Return the original's counters (members, online, bans) whose channel variables are set."""
+    declared = (
+        (settings.member_count_channel_id, settings.member_count_template, CounterKind.MEMBERS, "MEMBER"),
+        (settings.online_count_channel_id, settings.online_count_template, CounterKind.ONLINE, "ONLINE"),
+        (settings.ban_count_channel_id, settings.ban_count_template, CounterKind.BANS, "BAN"),
+    )
     return [
         CounterSpec(
-            settings.member_count_channel_id,
-            settings.member_count_template,
+            channel_id,
+            template,
             CounterSource.ENVIRONMENT,
-            count_key=CounterKind.MEMBERS,
-            setting="MEMBER_COUNT_CHANNEL_ID",
-        ),
-        CounterSpec(
-            settings.online_count_channel_id,
-            settings.online_count_template,
-            CounterSource.ENVIRONMENT,
-            count_key=CounterKind.ONLINE,
-            setting="ONLINE_COUNT_CHANNEL_ID",
-        ),
-        CounterSpec(
-            settings.ban_count_channel_id,
-            settings.ban_count_template,
-            CounterSource.ENVIRONMENT,
-            count_key=CounterKind.BANS,
-            setting="BAN_COUNT_CHANNEL_ID",
-        ),
+            count_key=kind,
+            setting=f"{prefix}_COUNT_CHANNEL_ID",
+        )
+        for channel_id, template, kind, prefix in declared
+        if channel_id is not None
     ]
 
 
