@@ -18,11 +18,13 @@ from src.types.ports import (
     GuildCounts,
     GuildFacts,
     MemberInfo,
+    Overwrite,
     PostedMessage,
 )
 from tests.clock import ManualClock
 
 GUILD = 42
+BOT_USER = 4242
 TEST_TOKEN = "test-token-7f3a9c-must-never-leak"
 BASE_SETTINGS: dict[str, Any] = {
     "bot_token": TEST_TOKEN,
@@ -103,6 +105,9 @@ class FakeDiscord:
         self.chunk_size = 1000
         self.during_scan: Callable[[], None] | None = None  # runs between the first chunk and the rest
         self.scan_errors: list[Exception] = []
+        self.create_errors: list[Exception] = []
+        self.created: dict[int, tuple[int | None, tuple[Overwrite, ...]]] = {}  # parent and overwrites
+        self._next_channel_id = 5000
         self._next_id = 1000
 
     # --- gateway state ---------------------------------------------------------------------------------
@@ -132,6 +137,33 @@ class FakeDiscord:
         if on_page is not None:
             on_page(ALL_USER_IDS)
         return self.bans
+
+    def bot_user_id(self) -> int | None:
+        return BOT_USER
+
+    async def create_channel(
+        self,
+        name: str,
+        kind: ChannelKind,
+        *,
+        parent_id: int | None = None,
+        overwrites: Sequence[Overwrite] = (),
+    ) -> ChannelInfo:
+        """Create a channel with a fresh id; `create_errors` fail the next creations first."""
+        self.calls.append(Call("create_channel", self.clock.now()))
+        if self.create_errors:
+            raise self.create_errors.pop(0)
+        self._next_channel_id += 1
+        info = ChannelInfo(
+            self._next_channel_id, name, kind, GUILD, can_rename=True, can_send=kind is ChannelKind.TEXT
+        )
+        self.channels[info.channel_id] = info
+        self.created[info.channel_id] = (parent_id, tuple(overwrites))
+        return info
+
+    async def delete_channel(self, channel_id: int) -> None:
+        self.calls.append(Call("delete_channel", self.clock.now(), channel_id))
+        self.channels.pop(channel_id, None)
 
     async def fetch_role_member_counts(self) -> dict[int, int]:
         self.calls.append(Call("fetch_role_member_counts", self.clock.now()))

@@ -13,6 +13,7 @@ from src.core.bot import StatsBot, WatchedGuild
 from src.core.command_answers import CommandAnswers
 from src.core.commands import StatsCommands
 from src.core.config import Settings, anchor_channel_id
+from src.core.counter_answers import CounterAnswers
 from src.core.discord_adapter import DiscordAdapter
 from src.core.gateway_events import GatewayEvents
 from src.core.resilient_port import ResilientDiscord
@@ -23,6 +24,7 @@ from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.services.monitoring.metrics import MetricsSampler
 from src.services.presence.service import PresenceService
 from src.services.stats.backups import BackupService
+from src.services.stats.counter_admin import CounterAdmin
 from src.services.stats.counter_specs import configured_counters
 from src.services.stats.counters import CounterService
 from src.services.stats.events import EventRecorder
@@ -105,7 +107,9 @@ class StatsBotApp:
             heartbeat=self.heartbeat,
             breakers=self.breakers,
         )
-        self.commands = StatsCommands(self.client, answers, self.store)
+        self.counter_admin = CounterAdmin(self.port, self.store, self.counters)
+        counter_answers = CounterAnswers(self.clock, self.counter_admin, self.counters, self.goals)
+        self.commands = StatsCommands(self.client, answers, self.store, counter_answers)
         self.client.attach(
             GatewayEvents(
                 recorder=self.recorder,
@@ -124,6 +128,7 @@ class StatsBotApp:
         log.info("app.starting", guild_id=guild_id)
         await self.recorder.start()
         await self.goals.start(guild_id)  # before the counters, so `{goal}` shows with the first renames
+        await self.counter_admin.load(guild_id)  # the counters /setup and /counter made
         # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
         await self.counters.start()
         for service in (self.reports, self.alerts, self.heartbeat, self.presence, self.backups):

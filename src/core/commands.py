@@ -1,4 +1,6 @@
-"""Slash commands: `/stats now|day|week`, `/health`, `/counters refresh`, registered on the watched guild.
+"""Slash commands on the watched guild: `/stats now|day|week`, `/health`, `/counters refresh`, and more.
+
+`/setup`, `/counter …` and `/goal …` are declared in `counter_commands`.
 
 Discord cannot have both a group and a plain command called `stats`, so `stats` is a group. Every answer is
 deferred first (Discord allows 3 s for the first reply), then the original message is edited with the embed.
@@ -19,9 +21,14 @@ from discord import app_commands
 from pydantic import BaseModel
 
 from src.core.command_answers import CommandAnswers, Reply
+from src.core.counter_answers import CounterAnswers
+from src.core.counter_commands import counter_commands
 from src.core.discord_adapter import to_discord_embed
 from src.core.exceptions import DiscordPortError, StatsBotError, StoreError
+from src.services.stats.counter_admin import CounterAdminError
+from src.services.stats.goals import GoalError
 from src.services.stats.queries import QueryError, parse_day
+from src.services.stats.templates import TemplateError
 from src.types.models import SCHEMA_VERSION, Embed
 from src.types.ports import JsonStore
 from src.utils.logging import get_logger
@@ -88,9 +95,13 @@ async def register_if_changed(
     return True
 
 
+# Mistakes in what the member typed: the message says what is wrong and how to fix it.
+USER_ERRORS = (QueryError, TemplateError, CounterAdminError, GoalError)
+
+
 def user_message(error: BaseException) -> str:
     """The short text a member sees when a command fails."""
-    if isinstance(error, QueryError):
+    if isinstance(error, USER_ERRORS):
         return str(error)
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
         return "This command is out of date; the bot re-registers its commands when it restarts."
@@ -132,7 +143,7 @@ class StatsCommandTree(app_commands.CommandTree[discord.Client]):
         """Log the failure and answer the member instead of leaving "This interaction failed"."""
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         name = _command_name(interaction)
-        if isinstance(cause, QueryError):
+        if isinstance(cause, USER_ERRORS):
             log.info("command.rejected", command=name, reason=str(cause))
         else:
             log.error(
@@ -149,9 +160,16 @@ class StatsCommandTree(app_commands.CommandTree[discord.Client]):
 class StatsCommands:
     """Builds the command tree on the client, registers it on the guild, and answers each command."""
 
-    def __init__(self, client: discord.Client, answers: CommandAnswers, store: JsonStore) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        answers: CommandAnswers,
+        store: JsonStore,
+        counter_answers: CounterAnswers | None = None,
+    ) -> None:
         self._client = client
         self._answers = answers
+        self._counter_answers = counter_answers
         self._store = store
         self.tree = StatsCommandTree(client)
         self.registered: bool | None = None  # the last sync's outcome: uploaded, unchanged, or not yet run
@@ -230,6 +248,9 @@ class StatsCommands:
         self.tree.add_command(stats)
         self.tree.add_command(health)
         self.tree.add_command(counters)
+        if self._counter_answers is not None:
+            for command in counter_commands(self._counter_answers, self._answer):
+                self.tree.add_command(command)
 
     async def _answer(
         self, interaction: Interaction, build: Callable[[], Awaitable[Reply]], *, ephemeral: bool

@@ -21,6 +21,7 @@ from src.types.ports import (
     GuildCounts,
     GuildFacts,
     MemberInfo,
+    Overwrite,
     PostedMessage,
 )
 from src.utils.backoff import Backoff
@@ -32,6 +33,7 @@ BAN_PAGE_BACKOFF = Backoff(1.0, 10.0, jitter=True)
 
 log = get_logger(__name__, service="discord")
 
+_CREATE_TYPES = {ChannelKind.TEXT: 0, ChannelKind.VOICE: 2, ChannelKind.CATEGORY: 4, ChannelKind.STAGE: 13}
 _KINDS = {
     discord.ChannelType.text: ChannelKind.TEXT,
     discord.ChannelType.news: ChannelKind.TEXT,
@@ -221,6 +223,50 @@ class DiscordAdapter:
             can_rename=can_rename,
             can_send=can_send,
         )
+
+    def bot_user_id(self) -> int | None:
+        """The bot's user id once logged in."""
+        user = self._client.user
+        return user.id if user is not None else None
+
+    async def create_channel(
+        self,
+        name: str,
+        kind: ChannelKind,
+        *,
+        parent_id: int | None = None,
+        overwrites: Sequence[Overwrite] = (),
+    ) -> ChannelInfo:
+        """Create a channel over REST (no member cache needed for the overwrites' targets)."""
+        permission_overwrites = [
+            {
+                "id": str(o.target_id),
+                "type": 0 if o.is_role else 1,
+                "allow": str(o.allow),
+                "deny": str(o.deny),
+            }
+            for o in overwrites
+        ]
+        async with translate_errors("create channel"):
+            data = await self._client.http.create_channel(
+                self.guild_id,
+                _CREATE_TYPES[kind],  # type: ignore[arg-type]  # discord.py types the payload's int as a Literal
+                name=name,
+                parent_id=parent_id,
+                permission_overwrites=permission_overwrites,
+            )
+        return ChannelInfo(
+            int(data["id"]), str(data["name"]), kind, self.guild_id, can_rename=True, can_send=False
+        )
+
+    async def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel; one already deleted is fine."""
+        try:
+            async with translate_errors("delete channel", channel_id):
+                await self._client.http.delete_channel(channel_id)
+        except PermanentDiscordError as exc:
+            if not isinstance(exc.__cause__, discord.NotFound):
+                raise
 
     async def rename_channel(self, channel_id: int, name: str) -> None:
         """Rename a channel; a long 429 raises RateLimitedError instead of sleeping inside the call."""

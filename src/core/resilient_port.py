@@ -15,11 +15,13 @@ from src.core.exceptions import CircuitOpenError, TransientDiscordError
 from src.types.models import Embed
 from src.types.ports import (
     ChannelInfo,
+    ChannelKind,
     Clock,
-    DiscordPort,
+    DiscordApi,
     GuildCounts,
     GuildFacts,
     MemberInfo,
+    Overwrite,
     PostedMessage,
 )
 from src.utils.breaker import BreakerRegistry
@@ -33,11 +35,11 @@ def _outage(exc: BaseException) -> bool:
 
 
 class ResilientDiscord:
-    """Implements DiscordPort on top of another port, adding the breaker."""
+    """Implements DiscordPort and ChannelAdmin on top of the adapter, adding the breaker."""
 
     def __init__(
         self,
-        inner: DiscordPort,
+        inner: DiscordApi,
         breakers: BreakerRegistry,
         clock: Clock,
         *,
@@ -95,6 +97,27 @@ class ResilientDiscord:
     async def fetch_channel(self, channel_id: int) -> ChannelInfo:
         """Fetch a channel with the bot's permissions in it."""
         return await self._guarded(lambda: self._inner.fetch_channel(channel_id))
+
+    def bot_user_id(self) -> int | None:
+        """The bot's user id (no REST call)."""
+        return self._inner.bot_user_id()
+
+    async def create_channel(
+        self,
+        name: str,
+        kind: ChannelKind,
+        *,
+        parent_id: int | None = None,
+        overwrites: Sequence[Overwrite] = (),
+    ) -> ChannelInfo:
+        """Create a channel."""
+        return await self._guarded(
+            lambda: self._inner.create_channel(name, kind, parent_id=parent_id, overwrites=overwrites)
+        )
+
+    async def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel."""
+        await self._guarded(lambda: self._inner.delete_channel(channel_id))
 
     async def rename_channel(self, channel_id: int, name: str) -> None:
         """Rename a channel."""

@@ -94,6 +94,16 @@ class MemberInfo:
     roles: frozenset[int] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """A permission overwrite for a new channel: a role's (@everyone's id is the guild's) or a member's."""
+
+    target_id: int
+    is_role: bool
+    allow: int = 0
+    deny: int = 0
+
+
 ALL_USER_IDS = 2**64 - 1  # Discord ids are 64-bit snowflakes: a cursor past every one
 
 
@@ -173,6 +183,37 @@ class DiscordPort(Protocol):
     async def set_presence(self, status: str, text: str | None) -> None:
         """Set the bot's status (online, idle, dnd) and a Watching activity text."""
         ...
+
+
+class ChannelAdmin(Protocol):
+    """Creating and deleting channels for `/setup` and `/counter` (Manage Channels at the server level)."""
+
+    def bot_user_id(self) -> int | None:
+        """The bot's own user id, for its overwrite on the channels it creates (None before login)."""
+        ...
+
+    async def create_channel(
+        self,
+        name: str,
+        kind: ChannelKind,
+        *,
+        parent_id: int | None = None,
+        overwrites: Sequence[Overwrite] = (),
+    ) -> ChannelInfo:
+        """Create a channel in the watched guild and return it."""
+        ...
+
+    async def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel; one already gone is not an error."""
+        ...
+
+    async def fetch_channel(self, channel_id: int) -> ChannelInfo:
+        """Fetch a channel with the bot's permissions in it."""
+        ...
+
+
+class DiscordApi(DiscordPort, ChannelAdmin, Protocol):
+    """Everything the discord.py adapter offers: what the circuit-breaker decorator wraps."""
 
 
 class StatsView(Protocol):

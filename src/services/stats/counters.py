@@ -78,11 +78,10 @@ class CounterService:
         self._threshold = Threshold(settings.rename_early_percent, settings.rename_early_min)
         self._backoff = backoff = Backoff(RETRY_BASE, settings.max_backoff)
         self._workers: dict[int, CounterWorker] = {}
+        self._board = CountBoard(MemberTally())
+        self._role_counts_work: bool | None = None  # whether Discord's role member-counts endpoint works
         for spec in specs:
-            self._workers[spec.channel_id] = self._worker(spec)
-        roles = {role for w in self._workers.values() for k in w.template.keys if (role := role_of(k))}
-        self._board = CountBoard(MemberTally(roles))
-        self._role_counts_work: bool | None = None if roles else False  # Discord's endpoint, once tried
+            self._add_worker(self._worker(spec))
         self._refresh = Loop(
             "counter-refresh",
             self.refresh_counts,
@@ -219,7 +218,7 @@ class CounterService:
         self.set_online(counts.online)
         if gateway is None:
             self.set_member_count(counts.members)
-        if self._role_counts_work is not False:
+        if self._role_counts_work is not False and self._board.tally.tracked_roles:
             await self._refresh_role_counts()
 
     async def rebaseline_bans(self) -> None:
@@ -263,6 +262,42 @@ class CounterService:
         """Return each counter channel's state for the heartbeat, alerts and /health."""
         return [worker.snapshot() for worker in self._workers.values()]
 
+    # --- counters added and removed while running (/setup, /counter) ------------------------------------
+
+    def specs(self) -> list[CounterSpec]:
+        """Return every counter's declaration, in the order they were added."""
+        return [worker.spec for worker in self._workers.values()]
+
+    def preview(self, template: CounterTemplate) -> str | None:
+        """Return the name `template` would show now (None while a value it needs is unknown)."""
+        return template.render(self._values())
+
+    async def add_counter(self, spec: CounterSpec, *, strict: bool = True) -> ChannelStats:
+        """Start showing a new counter; ValueError for a taken channel and, if `strict`, a bad template.
+
+        Not strict, a bad template (a hand-edited state file) pauses the counter with the fix instead.
+        """
+        if spec.channel_id in self._workers:
+            raise ValueError(f"channel {spec.channel_id} already shows a counter")
+        if strict:
+            CounterTemplate.parse(spec.template, count_key=spec.count_key)  # TemplateError for the user
+        worker = self._worker(spec)
+        self._add_worker(worker)
+        if self._started:
+            await worker.check()
+            worker.start()
+            worker.refresh()
+            if self._role_counts_work is not False and self._board.tally.tracked_roles:
+                await self._refresh_role_counts_safely()
+            self._member_pass.wake()
+        return worker.snapshot()
+
+    async def remove_counter(self, channel_id: int) -> CounterSpec:
+        """Stop showing the counter of `channel_id` (its channel keeps its last name); KeyError if none."""
+        worker = self._workers.pop(channel_id)
+        await worker.stop()
+        return worker.spec
+
     # --- helpers ------------------------------------------------------------------------------------
 
     def _worker(self, spec: CounterSpec) -> CounterWorker:
@@ -290,6 +325,18 @@ class CounterService:
             backoff=self._backoff,
             blocked=blocked,
         )
+
+    def _add_worker(self, worker: CounterWorker) -> None:
+        """Keep `worker` and track the roles its template counts."""
+        self._workers[worker.channel_id] = worker
+        self._board.tally.track(role for key in worker.template.keys if (role := role_of(key)) is not None)
+
+    async def _refresh_role_counts_safely(self) -> None:
+        """Read the role counts now for a new role counter; a failure waits for the next refresh."""
+        try:
+            await self._refresh_role_counts()
+        except Exception as exc:
+            self._log.warning("counter.role_counts_failed", error=describe_error(exc))
 
     def _show_goal(self) -> None:
         """Put the goal's target on the board (`{goal}` waits while no goal is set)."""

@@ -1,0 +1,289 @@
+"""Counters made from inside Discord: /setup, /counter add|edit|remove|list, kept in state/counters.json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from src.core.counter_answers import CounterAnswers
+from src.core.exceptions import PermanentDiscordError
+from src.services.stats.counter_admin import CATEGORY_NAME, STATE_FILE, CounterAdmin, CounterAdminError
+from src.services.stats.counter_specs import environment_counters
+from src.services.stats.counters import CounterService
+from src.services.stats.goal_keeper import GoalKeeper
+from src.services.stats.templates import TemplateError
+from src.types.permissions import CONNECT, MANAGE_CHANNELS, VIEW_CHANNEL
+from src.types.ports import ChannelKind, Overwrite
+from tests.clock import ManualClock
+from tests.fakes import BOT_USER, GUILD, FakeDiscord, MemoryStore, make_settings
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NO_ENV_COUNTERS = {
+    "member_count_channel_id": None,
+    "online_count_channel_id": None,
+    "ban_count_channel_id": None,
+}
+
+
+class Bot:
+    """A started counter service with its admin and command answers, as the app wires them."""
+
+    def __init__(self, port: FakeDiscord, clock: ManualClock, store: MemoryStore, **settings: object) -> None:
+        self.settings = make_settings(**settings)
+        self.goals = GoalKeeper(port, clock, store, max_backoff=60.0)
+        self.counters = CounterService(
+            self.settings, port, clock, store, environment_counters(self.settings), self.goals
+        )
+        self.admin = CounterAdmin(port, store, self.counters)
+        self.answers = CounterAnswers(clock, self.admin, self.counters, self.goals)
+        self.clock = clock
+
+    async def start(self) -> Bot:
+        await self.goals.start(GUILD)
+        await self.admin.load(GUILD)
+        await self.counters.start()
+        await self.clock.advance(0)
+        return self
+
+    async def stop(self) -> None:
+        await self.counters.stop()
+        await self.goals.stop()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def port(clock: ManualClock) -> FakeDiscord:
+    return FakeDiscord(clock, (1001, 1002, 1003))
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+async def bots() -> AsyncIterator[list[Bot]]:
+    made: list[Bot] = []
+    yield made
+    for bot in made:
+        await bot.stop()
+
+
+async def start(
+    made: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore, **settings: object
+) -> Bot:
+    bot = Bot(port, clock, store, **settings)
+    made.append(bot)
+    return await bot.start()
+
+
+def created(port: FakeDiscord, kind: ChannelKind) -> list[int]:
+    return [cid for cid in port.created if port.channels[cid].kind is kind]
+
+
+async def test_setup_on_a_fresh_server_creates_a_category_and_three_counters(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """Without counter variables, /setup makes the category and voice channels named with the values."""
+    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    embed = await bot.answers.setup()
+    await clock.advance(120)
+    [category] = created(port, ChannelKind.CATEGORY)
+    voices = created(port, ChannelKind.VOICE)
+    assert port.channels[category].name == CATEGORY_NAME
+    assert [port.name(cid) for cid in voices] == ["👥 Members: 1,234", "🟢 Online: 567", "🔨 Bans: 89"]
+    assert all(port.created[cid][0] == category for cid in voices)
+    assert embed.title == "🛠️ Counters are set up"
+    assert (embed.field("Created") or "").count("<#") == 3
+    assert port.renames == []  # created with the right names: no rename spent
+
+
+async def test_setup_channels_deny_connect_and_let_the_bot_manage_them(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """Every channel /setup makes denies Connect to @everyone and allows the bot View, Connect, Manage."""
+    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    await bot.answers.setup()
+    expected = (
+        Overwrite(GUILD, is_role=True, deny=CONNECT),
+        Overwrite(BOT_USER, is_role=False, allow=VIEW_CHANNEL | CONNECT | MANAGE_CHANNELS),
+    )
+    assert len(port.created) == 4
+    assert all(overwrites == expected for _, overwrites in port.created.values())
+
+
+async def test_a_second_setup_creates_nothing(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """Running /setup again reuses the category and the counters it made."""
+    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    await bot.answers.setup()
+    again = await bot.answers.setup()
+    assert len(port.created) == 4
+    assert again.field("Created") == "nothing"
+    assert (again.field("Already there") or "").count("from command") == 3
+
+
+async def test_setup_after_a_restart_reuses_what_it_made(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """The made counters are in state/counters.json by guild id; after a restart they show and are reused."""
+    first = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    await first.answers.setup()
+    await first.stop()
+    bots.remove(first)
+    saved = store.document(STATE_FILE)["guilds"][str(GUILD)]
+    assert len(saved["counters"]) == 3
+    second = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    assert len(second.counters.specs()) == 3
+    again = await second.answers.setup()
+    assert again.field("Created") == "nothing"
+    assert len(port.created) == 4
+
+
+async def test_setup_keeps_the_counters_from_the_environment(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """With the original's variables set, /setup creates nothing and names where each counter comes from."""
+    bot = await start(bots, port, clock, store)
+    embed = await bot.answers.setup()
+    assert port.created == {}
+    assert "from environment (MEMBER_COUNT_CHANNEL_ID)" in (embed.field("Already there") or "")
+
+
+async def test_setup_recreates_a_counter_whose_channel_was_deleted(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """A made counter channel deleted by hand is made again by the next /setup, not left paused."""
+    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    await bot.answers.setup()
+    members = created(port, ChannelKind.VOICE)[0]
+    del port.channels[members]
+    again = await bot.answers.setup()
+    assert (again.field("Created") or "").startswith("members: <#")
+    assert members not in [spec.channel_id for spec in bot.counters.specs()]
+    assert len(bot.counters.specs()) == 3
+
+
+async def test_setup_without_manage_channels_says_what_to_fix(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """A 403 creating the category is reported with the Manage Channels fix; nothing is half-made."""
+    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    port.create_errors = [PermanentDiscordError("create channel: missing permissions (Missing Permissions)")]
+    embed = await bot.answers.setup()
+    assert embed.title == "🛠️ Counters are partly set up"
+    assert "Manage Channels" in (embed.field("Could not") or "")
+    assert bot.counters.specs() == []
+
+
+async def test_counter_add_without_a_channel_creates_one_in_the_category(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """/counter add with only a template makes a voice channel showing it, in StatsBot's category."""
+    bot = await start(bots, port, clock, store)
+    answer = await bot.answers.add("🚀 {boosts} boosts", None)
+    [voice] = created(port, ChannelKind.VOICE)
+    assert port.name(voice) == "🚀 3 boosts"
+    assert answer.startswith(f"✅ <#{voice}> now shows `🚀 {{boosts}} boosts`")
+    assert store.document(STATE_FILE)["guilds"][str(GUILD)]["counters"] == [
+        {"channel_id": str(voice), "template": "🚀 {boosts} boosts"}
+    ]
+
+
+async def test_counter_add_to_an_existing_channel_renames_it(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """/counter add with a channel shows the template there within the rename budget."""
+    bot = await start(bots, port, clock, store)
+    port.channels[2001] = port.channels[1001].__class__(2001, "spare", ChannelKind.VOICE, GUILD, True, False)
+    await bot.answers.add("#️⃣ {channels} channels", 2001)
+    await clock.advance(1)
+    assert port.name(2001) == "#️⃣ 12 channels"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{members.__class__}", "Placeholder {members.__class__} is not supported"),
+        ("Members", "has no placeholder"),
+        ("{memberz}", "Unknown placeholder {memberz}"),
+    ],
+)
+async def test_counter_add_refuses_a_bad_template_with_the_reason(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore, template: str, message: str
+) -> None:
+    """An untrusted template is refused before any channel is made, saying what is wrong."""
+    bot = await start(bots, port, clock, store)
+    with pytest.raises(
+        TemplateError, match=message.replace("{", r"\{").replace("}", r"\}").replace(".", r"\.")
+    ):
+        await bot.answers.add(template, None)
+    assert port.created == {}
+
+
+async def test_environment_counters_cannot_be_edited_or_removed_by_command(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """/counter remove on an environment counter says where it comes from and changes nothing."""
+    bot = await start(bots, port, clock, store)
+    with pytest.raises(CounterAdminError, match=r"from environment \(MEMBER_COUNT_CHANNEL_ID\)"):
+        await bot.answers.remove(1001, delete_channel=True)
+    with pytest.raises(CounterAdminError, match="change it there"):
+        await bot.answers.edit(1001, "{members}")
+    assert 1001 in port.channels
+    assert len(bot.counters.specs()) == 3
+
+
+async def test_counter_edit_and_remove_a_made_counter(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """Edit changes the shown name; remove with delete_channel deletes the channel and forgets the counter."""
+    bot = await start(bots, port, clock, store)
+    await bot.answers.add("🚀 {boosts}", None)
+    [voice] = created(port, ChannelKind.VOICE)
+    await bot.answers.edit(voice, "🚀 Tier {boost_tier}")
+    await clock.advance(301)
+    assert port.name(voice) == "🚀 Tier 1"
+    answer = await bot.answers.remove(voice, delete_channel=True)
+    assert answer == "🗑️ The counter is removed and its channel deleted."
+    assert voice not in port.channels
+    assert store.document(STATE_FILE)["guilds"][str(GUILD)]["counters"] == []
+
+
+async def test_counter_list_shows_value_name_source_and_pause_fix(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """/counter list has one field per counter with its value, shown name, source and any pause fix."""
+    port.channels[1003] = port.channels[1003].__class__(1003, "bans", ChannelKind.TEXT, GUILD, True, True)
+    bot = await start(bots, port, clock, store)
+    embed = bot.answers.list()
+    assert embed.title == "📊 Counters (3)"
+    members = embed.field("👥 Members: 1,234") or ""
+    assert "<#1001> · from environment" in members
+    assert "value 1,234" in members
+    bans = embed.field("bans") or ""
+    assert "⏸️ paused (text_channel)" in bans
+    assert "use a voice channel" in bans
+
+
+async def test_goal_set_and_clear_answer_and_show_in_a_counter(
+    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """/goal set explains the goal; a {goal} counter then shows it; /goal clear says it is gone."""
+    bot = await start(bots, port, clock, store)
+    answer = await bot.answers.goal_set(1500, 100, 1005)
+    assert answer.startswith(
+        "🎯 Goal set: 1,500 members, then every 100; each one is announced once in <#1005>."
+    )
+    await bot.answers.add("🎯 {members:,} / {goal:,}", None)
+    [voice] = created(port, ChannelKind.VOICE)
+    assert port.name(voice) == "🎯 1,234 / 1,500"
+    assert await bot.answers.goal_clear() == "🎯 Goal cleared."
+    assert await bot.answers.goal_clear() == "There was no goal to clear."
