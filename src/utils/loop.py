@@ -7,6 +7,9 @@
   when one is given.
 - The interval is a number of seconds, or a function asked before every wait; None (or a function
   answering None) waits until `wake()` is called (new work arrived).
+- With `wake_reschedules`, a `wake()` also cuts a timed wait short and asks the interval function again: for a
+  schedule a new value can bring forward (a counter whose error just became noticeable), never shorter than
+  the function says, so a rate-limit wait is not cut short.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Loop:
         backoff: Backoff | None = None,
         immediate: bool = True,
         on_error: ErrorHandler | None = None,
+        wake_reschedules: bool = False,
     ) -> None:
         self.name = name
         self._body = body
@@ -47,6 +51,7 @@ class Loop:
         self._backoff = backoff
         self._immediate = immediate
         self._on_error = on_error
+        self._wake_reschedules = wake_reschedules and callable(interval)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -140,16 +145,32 @@ class Loop:
 
     async def _wait(self, delay: float | None) -> None:
         """Sleep `delay` seconds; None waits for `wake()`, then asks an interval function again."""
-        while delay is None:
-            await self._wake.wait()
+        while True:
+            if delay is None:
+                await self._wake.wait()
+            elif delay <= 0:
+                await asyncio.sleep(0)  # a body that never awaits must still let other tasks run
+                return
+            elif not self._wake_reschedules:
+                await self._clock.sleep(delay)
+                return
+            elif await self._slept(delay):
+                return
             self._wake.clear()
             if not callable(self._interval):
                 return
             delay = self._interval()  # the new work may still have to wait its turn (a rate limit)
-        if delay > 0:
-            await self._clock.sleep(delay)
-        else:
-            await asyncio.sleep(0)  # a body that never awaits must still let other tasks run
+
+    async def _slept(self, delay: float) -> bool:
+        """Sleep `delay` seconds unless `wake()` comes first; return whether the whole delay passed."""
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+        return sleeper in done
 
 
 async def _wait_ended(task: asyncio.Task[None]) -> None:

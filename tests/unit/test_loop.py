@@ -315,6 +315,51 @@ async def test_after_a_wake_the_interval_function_is_asked_again(
     assert (before, body.times) == ([], [40.0])
 
 
+@pytest.mark.parametrize(("reschedules", "expected"), [(True, [15.0]), (False, [100.0, 105.0])])
+async def test_wake_reschedules_cuts_a_timed_wait_short_and_asks_again(
+    make_loop: MakeLoop, clock: ManualClock, reschedules: bool, expected: list[float]
+) -> None:
+    """With wake_reschedules a wake during a 100 s wait asks the function again (5 s): it runs at 15 s."""
+    body = Body(clock)
+    answers: list[float | None] = [100.0, 5.0]
+    loop = make_loop(
+        body,
+        interval=lambda: answers.pop(0) if answers else None,
+        immediate=False,
+        wake_reschedules=reschedules,
+    )
+    loop.start()
+    await settle(clock)
+    await clock.advance(10.0)
+    loop.wake()
+    await settle(clock)
+    await clock.advance(95.0)
+    assert body.times == expected
+
+
+async def test_wake_reschedules_never_waits_less_than_the_function_says(
+    make_loop: MakeLoop, clock: ManualClock
+) -> None:
+    """A wake during a rate-limit wait asks again, and the same remaining wait is kept: no early run."""
+    body = Body(clock)
+    due = 60.0
+    loop = make_loop(
+        body,
+        interval=lambda: max(0.0, due - clock.monotonic()) if not body.times else None,
+        immediate=False,
+        wake_reschedules=True,
+    )
+    loop.start()
+    await settle(clock)
+    for _ in range(5):
+        await clock.advance(10.0)
+        loop.wake()
+        await settle(clock)
+    assert body.times == []
+    await clock.advance(10.0)
+    assert body.times == [60.0]
+
+
 class _Starved(BaseException):
     """Ends a loop that never yields, so a starved test fails instead of hanging."""
 

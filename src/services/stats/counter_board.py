@@ -87,8 +87,16 @@ class MemberTally:
         """Return how many members are bots (None until a pass has finished)."""
         return None if self._count is None else len(self._count.bots)
 
+    def track(self, roles: Iterable[int]) -> None:
+        """Keep the holders of `roles` too (a new role counter).
+
+        Their holders are unknown until a pass that begins after this call has finished: the last pass
+        (and one running now) did not keep them.
+        """
+        self._tracked |= frozenset(roles)
+
     def holders(self, role_id: int) -> int | None:
-        """Return how many members hold a tracked role (None before the first pass or if untracked)."""
+        """Return how many members hold a tracked role (None until a pass has counted it, or if untracked)."""
         if self._count is None or role_id not in self._count.holders:
             return None
         return len(self._count.holders[role_id])
@@ -107,8 +115,10 @@ class MemberTally:
         for member in members:
             if member.bot:
                 self._pass.bots.add(member.user_id)
-            for role in self._tracked.intersection(member.roles):
-                self._pass.holders[role].add(member.user_id)
+            for role in member.roles:
+                holders = self._pass.holders.get(role)  # only the roles tracked when the pass began
+                if holders is not None:
+                    holders.add(member.user_id)
 
     def finish_pass(self) -> None:
         """Make the pass's count the tally, corrected for the members events changed meanwhile."""

@@ -79,6 +79,7 @@ class CounterWorker:
             backoff=backoff,
             immediate=False,
             on_error=self._on_error,
+            wake_reschedules=True,  # a value that became noticeably wrong may take a free slot sooner
         )
 
     # --- values -------------------------------------------------------------------------------------
@@ -179,6 +180,11 @@ class CounterWorker:
         elif pause is not None:
             self._set_pause(pause)
         self._update_pending()
+
+    def block(self, pause: Pause) -> None:
+        """Pause for good: the counter's data cannot be had (a channel check does not lift it)."""
+        self._blocked = pause
+        self._set_pause(pause)
 
     def _set_pause(self, pause: Pause) -> None:
         """Stop renaming until resumed; logged once per reason so logs are not flooded."""

@@ -372,6 +372,13 @@ class CounterService:
         except PermanentDiscordError as exc:
             self._role_counts_work = False
             self._board.set_role_counts(None)
+            if not self._settings.members_intent:
+                self._log.warning("counter.role_counts_unavailable", error=str(exc), fallback=None)
+                for worker in self._workers.values():
+                    roles = sorted(key for key in worker.template.keys if role_of(key) is not None)
+                    if roles:
+                        worker.block(pause_for_members_intent(" and ".join(f"{{{key}}}" for key in roles)))
+                return
             self._log.info("counter.role_counts_unavailable", error=str(exc), fallback="member list")
             self._member_pass.wake()
             return

@@ -639,7 +639,7 @@ async def test_pending_since_marks_first_unshown_change(
     await clock.advance(10)
     await members_change(service, port, 1240)
     await clock.advance(10)
-    await members_change(service, port, 1310)
+    await members_change(service, port, 1243)
     assert members_state(service).pending_since == START + timedelta(seconds=10)
     await clock.advance(300)
     assert members_state(service).pending_since is None
