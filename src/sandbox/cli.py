@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=_count,
         default=defaults.members,
         metavar="N",
-        help="seeded human members (%(default)s)",
+        help="seeded members (%(default)s; a 1%% share of them are bots)",
     )
     parser.add_argument(
         "--bans", type=_count, default=defaults.bans, metavar="N", help="seeded bans (%(default)s)"

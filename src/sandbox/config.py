@@ -9,7 +9,11 @@ from dataclasses import dataclass
 class SandboxConfig:
     """How big the emulated guild is, which token is accepted and how fast time runs."""
 
-    members: int = 1000  # seeded human members (plus the bot itself)
+    members: int = 1000  # seeded members (plus the bot itself); a `bot_share` of them are bots
+    bot_share: float = 0.01  # seeded member i is a bot iff floor((i+1)*share) > floor(i*share): evenly spread
+    seeded_roles: int = 3  # roles "Role 1".."Role N", each held by a block of seeded members
+    role_members: int = 5000  # seeded holders of each seeded role (capped by `members`)
+    boosts: int = 0  # premium_subscription_count; premium_tier follows from it
     online_share: float = 0.3  # approximate_presence_count = round(members * share) until set_online()
     bans: int = 0  # seeded bans
     time_scale: float = 1.0  # every rate-limit window is divided by this; retry_after is in real seconds
@@ -23,7 +27,8 @@ class SandboxConfig:
     # a heartbeat's send time on its keep-alive thread only after the event loop wrote it, so an ACK read
     # before that stamp is measured from the previous heartbeat (a whole interval: "Can't keep up").
     heartbeat_ack_delay: float = 0.02
-    chunk_member_cap: int = 10_000  # GUILD_MEMBERS_CHUNK answers list at most this many members
+    # At most this many members in the answer to an all-members op 8 (None: every member, as Discord does).
+    chunk_member_cap: int | None = None
     resume_buffer: int = 2048  # dispatches kept per session for RESUME
     interaction_timeout: float = 3.0  # seconds to acknowledge an interaction (not scaled, as on Discord)
 
@@ -33,6 +38,12 @@ class SandboxConfig:
             raise ValueError("members and bans must be >= 0")
         if not 0.0 <= self.online_share <= 1.0:
             raise ValueError("online_share must be between 0 and 1")
+        if not 0.0 <= self.bot_share <= 1.0:
+            raise ValueError("bot_share must be between 0 and 1")
+        if self.seeded_roles < 0 or self.role_members < 0 or self.boosts < 0:
+            raise ValueError("seeded_roles, role_members and boosts must be >= 0")
+        if self.chunk_member_cap is not None and self.chunk_member_cap < 0:
+            raise ValueError("chunk_member_cap must be >= 0 or None")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         if not self.token:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+from src.sandbox.permission_names import permission_mask, permission_names
+
 if TYPE_CHECKING:
     from src.sandbox.server import Sandbox
 
@@ -64,16 +66,38 @@ def _ok(**extra: Any) -> web.Response:
     return web.json_response({"ok": True, **extra})
 
 
+def _names(body: dict[str, Any], key: str) -> int:
+    """The permission mask of an optional list of Discord permission names (400 for anything else)."""
+    names = body.get(key, [])
+    if not isinstance(names, list):
+        raise ValueError(f'{key} must be a list of permission names, e.g. ["MANAGE_CHANNELS"]')
+    return permission_mask(names)
+
+
 def _snapshot(sb: Sandbox) -> dict[str, Any]:
-    """Counts, channel names, messages and presence."""
-    channels = {str(cid): c.name for cid, c in sb.state.channels.items()}
+    """Counts, roles, boosts, channels, messages and presence."""
+    state = sb.state
+    channels = {
+        str(cid): {"name": c.name, "type": c.type, "parent_id": c.parent_id and str(c.parent_id)}
+        for cid, c in state.channels.items()
+    }
+    roles = [
+        {"id": str(r.id), "name": r.name, "member_count": state.role_member_count(r.id)}
+        for r in state.roles.values()
+    ]
     return {
         "member_count": sb.member_count,
+        "bot_member_count": sb.bot_member_count,
         "ban_count": sb.ban_count,
         "online_count": sb.online_count,
+        "boosts": state.boosts,
+        "premium_tier": state.premium_tier,
+        "roles": roles,
+        "bot_permissions": permission_names(state.bot_guild_permissions()),
         "invalid_requests": sb.invalid_requests,
-        "channel_names": channels,
-        "messages": {str(cid): sb.messages(cid) for cid in sb.state.channels},
+        "channel_names": {cid: c["name"] for cid, c in channels.items()},
+        "channels": channels,
+        "messages": {str(cid): sb.messages(cid) for cid in state.channels},
         "presence": sb.presence,
     }
 
@@ -84,7 +108,7 @@ async def get_info(request: web.Request) -> web.Response:
 
 
 async def get_state(request: web.Request) -> web.Response:
-    """GET /state: counts, channel names, messages, presence."""
+    """GET /state: counts, roles, boosts, channels, messages, presence."""
     return web.json_response(_snapshot(_sandbox(request)))
 
 
@@ -95,13 +119,59 @@ async def get_journal(request: web.Request) -> web.Response:
 
 
 async def post_member(request: web.Request) -> web.Response:
-    """POST /members {user_id?, username?, bot?} -> {id}."""
+    """POST /members {user_id?, username?, bot?, roles?} -> {id}."""
     body = await _body(request)
     user_id = body.get("user_id")
+    roles = body.get("roles", [])
+    if not isinstance(roles, list):
+        raise ValueError("roles must be a list of role ids")
     uid = await _sandbox(request).add_member(
-        None if user_id is None else int(user_id), body.get("username"), bool(body.get("bot", False))
+        None if user_id is None else int(user_id),
+        body.get("username"),
+        bool(body.get("bot", False)),
+        [int(r) for r in roles],
     )
     return web.json_response({"id": uid}, status=201)
+
+
+async def post_member_role(request: web.Request) -> web.Response:
+    """POST /members/{id}/roles/{role_id}: give the member the role (GUILD_MEMBER_UPDATE)."""
+    changed = await _sandbox(request).set_member_role(_id(request), int(request.match_info["role_id"]), True)
+    return _ok(changed=changed)
+
+
+async def delete_member_role(request: web.Request) -> web.Response:
+    """DELETE /members/{id}/roles/{role_id}: take the role from the member (GUILD_MEMBER_UPDATE)."""
+    changed = await _sandbox(request).set_member_role(_id(request), int(request.match_info["role_id"]), False)
+    return _ok(changed=changed)
+
+
+async def post_role(request: web.Request) -> web.Response:
+    """POST /roles {name, permissions?} -> 201 {id} (GUILD_ROLE_CREATE)."""
+    body = await _body(request)
+    role_id = await _sandbox(request).create_role(str(_required(body, "name")), _names(body, "permissions"))
+    return web.json_response({"id": role_id}, status=201)
+
+
+async def delete_role(request: web.Request) -> web.Response:
+    """DELETE /roles/{id} (GUILD_ROLE_DELETE)."""
+    await _sandbox(request).delete_role(_id(request))
+    return _ok()
+
+
+async def post_boosts(request: web.Request) -> web.Response:
+    """POST /boosts {count} (GUILD_UPDATE)."""
+    sb = _sandbox(request)
+    await sb.set_boosts(int(_required(await _body(request), "count")))
+    return _ok(boosts=sb.state.boosts, premium_tier=sb.state.premium_tier)
+
+
+async def post_bot_permissions(request: web.Request) -> web.Response:
+    """POST /guild/bot-permissions {allow?, deny?}: the bot role's default plus allow minus deny."""
+    body = await _body(request)
+    sb = _sandbox(request)
+    await sb.set_bot_permissions(allow=_names(body, "allow"), deny=_names(body, "deny"))
+    return _ok(permissions=permission_names(sb.state.bot_guild_permissions()))
 
 
 async def delete_member(request: web.Request) -> web.Response:
@@ -236,6 +306,12 @@ def build_control_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get("/journal", get_journal)
     app.router.add_post("/members", post_member)
     app.router.add_delete("/members/{id}", delete_member)
+    app.router.add_post("/members/{id}/roles/{role_id}", post_member_role)
+    app.router.add_delete("/members/{id}/roles/{role_id}", delete_member_role)
+    app.router.add_post("/roles", post_role)
+    app.router.add_delete("/roles/{id}", delete_role)
+    app.router.add_post("/boosts", post_boosts)
+    app.router.add_post("/guild/bot-permissions", post_bot_permissions)
     app.router.add_post("/bans/{id}", post_ban)
     app.router.add_delete("/bans/{id}", delete_ban)
     app.router.add_post("/online", post_online)

@@ -32,6 +32,7 @@ from src.sandbox.gateway_session import (
     OP_RESUME,
     OP_VOICE_STATE,
     PRIVILEGED_INTENTS,
+    DeferredPayload,
     Session,
     dispatch_frame,
     frame,
@@ -150,8 +151,14 @@ class GatewayHub:
         log.info("sandbox.gateway.drop", resumable=resumable, connections=dropped)
         return dropped
 
+    @property
+    def member_streams(self) -> int:
+        """How many all-members answers (op 8) are still streaming."""
+        return self._member_requests.streaming
+
     async def close_all(self) -> None:
-        """Close every connection (1001) and wait for their handlers to finish."""
+        """Stop member streams, close every connection (1001) and wait for their handlers to finish."""
+        await self._member_requests.close()
         connections = list(self._connections.values())
         for conn in connections:
             conn.close(1001, "Sandbox stopping.")
@@ -361,7 +368,7 @@ class GatewayHub:
         for dead in [s for s in self._sessions.values() if s.invalid and s.connection is None]:
             del self._sessions[dead.id]
 
-    def _emit(self, session: Session, event: str, data: dict[str, Any]) -> None:
+    def _emit(self, session: Session, event: str, data: dict[str, Any] | DeferredPayload) -> None:
         """Number a dispatch for `session`, buffer it and send it if connected."""
         session.seq += 1
         session.buffer.append((session.seq, event, data))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+from src.sandbox.gateway_session import DeferredPayload
+
 if TYPE_CHECKING:
     from src.sandbox.gateway_session import Session
 
@@ -139,8 +141,13 @@ class Connection:
             log.debug("sandbox.gateway.close_failed", conn=self.id, error=str(exc))
 
     async def _write(self, frame: dict[str, Any]) -> None:
-        """Encode, compress if asked, send and report the frame."""
-        text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+        """Build a deferred payload, encode, compress if asked, send and report the frame."""
+        data = frame.get("d")
+        if isinstance(data, DeferredPayload):
+            head = json.dumps({k: v for k, v in frame.items() if k != "d"}, separators=(",", ":"))
+            text = f'{head[:-1]},"d":{data.build_json()}}}'
+        else:
+            text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
         if self._compressor is not None:
             data = self._compressor.compress(text.encode()) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
             await self._ws.send_bytes(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,9 @@ EVENT_INTENTS: dict[str, int] = {
     "CHANNEL_CREATE": GUILDS,
     "CHANNEL_UPDATE": GUILDS,
     "CHANNEL_DELETE": GUILDS,
+    "GUILD_ROLE_CREATE": GUILDS,
+    "GUILD_ROLE_UPDATE": GUILDS,
+    "GUILD_ROLE_DELETE": GUILDS,
     "GUILD_MEMBER_ADD": GUILD_MEMBERS,
     "GUILD_MEMBER_UPDATE": GUILD_MEMBERS,
     "GUILD_MEMBER_REMOVE": GUILD_MEMBERS,
@@ -44,6 +49,22 @@ EVENT_INTENTS: dict[str, int] = {
     "MESSAGE_UPDATE": GUILD_MESSAGES,
     "MESSAGE_DELETE": GUILD_MESSAGES,
 }
+
+
+class DeferredPayload(ABC):
+    """A dispatch's data that is built only when its frame is written.
+
+    A million-member answer is a thousand chunks: queued or kept for RESUME as objects of a few fields each,
+    they cost nothing, where their built payloads would take gigabytes.
+    """
+
+    @abstractmethod
+    def build(self) -> dict[str, Any]:
+        """Return the data to write now."""
+
+    def build_json(self) -> str:
+        """Return the data to write now as compact JSON (a subclass may write it faster than json.dumps)."""
+        return json.dumps(self.build(), separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass

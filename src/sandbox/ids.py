@@ -37,9 +37,17 @@ SEEDED_MEMBERS_JOINED = datetime(2021, 1, 1, tzinfo=UTC)
 SEEDED_BANS_START = snowflake_at(datetime(2019, 9, 1, tzinfo=UTC))
 
 
+SEEDED_ROLES_CREATED = datetime(2019, 3, 2, tzinfo=UTC)
+
+
 def channel_id(index: int) -> int:
     """Return the fixed id of the seeded channel at `index`."""
     return snowflake_at(GUILD_CREATED, index + 1)
+
+
+def seeded_role_id(number: int) -> int:
+    """Return the fixed id of the seeded role "Role `number`" (numbered from 1)."""
+    return snowflake_at(SEEDED_ROLES_CREATED, number)
 
 
 class SnowflakeFactory:

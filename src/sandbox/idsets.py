@@ -52,6 +52,14 @@ class SparseIdSet(Generic[T]):
         """How many ids are stored individually (added plus removed), i.e. the memory actually used."""
         return len(self._added) + len(self._removed)
 
+    def snapshot(self) -> SparseIdSet[T]:
+        """An independent copy as of now, costing only the individually stored ids (not the seeded range)."""
+        copy: SparseIdSet[T] = SparseIdSet(self._start, self._stop - self._start)
+        copy._removed = set(self._removed)
+        copy._added = dict(self._added)
+        copy._added_sorted = list(self._added_sorted)
+        return copy
+
     def add(self, item_id: int, value: T) -> bool:
         """Add `item_id` with `value`; return False if it was already present."""
         if item_id in self:

@@ -1,4 +1,4 @@
-"""REST routes about channels: get/edit (with the hidden rename limit) and messages."""
+"""REST routes about channels: get/edit (with the hidden rename limit)/delete, overwrites and messages."""
 
 from __future__ import annotations
 
@@ -17,9 +17,22 @@ from src.sandbox.responses import (
     unknown,
 )
 from src.sandbox.restcore import RestCall, RestContext, RouteDef, route
-from src.sandbox.state import VOICE, Channel, Overwrite
-from src.sandbox.validation import check_channel_name, check_message, check_new_message
-from src.types.permissions import CONNECT, MANAGE_CHANNELS, READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL
+from src.sandbox.state import CATEGORY, MANAGE_ROLES, VOICE, Channel, GuildState, Overwrite
+from src.sandbox.validation import (
+    check_channel_name,
+    check_message,
+    check_new_message,
+    parse_overwrite,
+    parse_overwrites,
+)
+from src.types.permissions import (
+    ADMINISTRATOR,
+    CONNECT,
+    MANAGE_CHANNELS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +86,10 @@ async def patch_channel(ctx: RestContext, call: RestCall) -> Reply:
         raise invalid_form(
             {"topic": field_error("BASE_TYPE_MAX_LENGTH", f"Must be {TOPIC_MAX} or fewer in length.")}
         )
-    overwrites = _parse_overwrites(body["permission_overwrites"]) if "permission_overwrites" in body else None
+    overwrites = parse_overwrites(body["permission_overwrites"]) if "permission_overwrites" in body else None
+    if overwrites is not None:
+        _check_overwrite_edit(ctx, channel, overwrites)
+    parent_id = check_parent(ctx.state, body["parent_id"], channel.type) if "parent_id" in body else None
     if "name" in body or "topic" in body:
         # Discord counts every name/topic edit, changed or not, where it receives it; not shown in headers.
         wait = ctx.renames.retry_after(channel.id)
@@ -95,23 +111,95 @@ async def patch_channel(ctx: RestContext, call: RestCall) -> Reply:
     if channel.type == VOICE and isinstance(body.get("bitrate"), int):
         channel.bitrate = body["bitrate"]
     if overwrites is not None:
-        channel.overwrites = overwrites
+        channel.overwrites = []
+        for overwrite in overwrites:
+            ctx.state.put_overwrite(channel, overwrite)
+    if "parent_id" in body:
+        channel.parent_id = parent_id
     payload = payloads.channel_payload(ctx.state, channel)
     ctx.events.dispatch("CHANNEL_UPDATE", payload)
     return Reply(200, payload)
 
 
-def _parse_overwrites(raw: Any) -> list[Overwrite]:
-    """Parse `permission_overwrites` from a PATCH body (400 if malformed)."""
-    try:
-        return [
-            Overwrite(int(o["id"]), int(o["type"]), int(o.get("allow", 0)), int(o.get("deny", 0)))
-            for o in raw
-        ]
-    except (TypeError, KeyError, ValueError):
-        raise invalid_form(
-            {"permission_overwrites": field_error("LIST_TYPE_CONVERT", "Must be a list of overwrites.")}
-        ) from None
+def check_parent(state: GuildState, raw: Any, channel_type: int) -> int | None:
+    """The category a channel may be put in (None for none); 400 unless it is an existing category.
+
+    The error's code and message are illustrative: Discord's exact wording for a bad parent is not documented.
+    """
+    if raw is None:
+        return None
+    parent_id = int(raw) if isinstance(raw, int | str) and str(raw).isdigit() else None
+    parent = None if parent_id is None else state.channels.get(parent_id)
+    if parent is None or parent.type != CATEGORY or channel_type == CATEGORY:
+        raise invalid_form({"parent_id": field_error("CHANNEL_PARENT_INVALID", "Invalid parent category.")})
+    return parent.id
+
+
+def check_overwrite_grants(
+    state: GuildState, overwrites: list[Overwrite], *, base: int | None = None
+) -> None:
+    """403 Missing Permissions when an overwrite allows or denies what the bot itself may not do.
+
+    Discord lets a bot allow or deny only permissions it has in the guild (or `base`), and lets only
+    administrators put Manage Roles (Manage Permissions) in a channel's overwrites.
+    """
+    have = state.bot_guild_permissions() if base is None else base
+    if have & ADMINISTRATOR:
+        return
+    for overwrite in overwrites:
+        bits = overwrite.allow | overwrite.deny
+        if bits & MANAGE_ROLES or bits & ~have:
+            raise missing_permissions()
+
+
+def _check_overwrite_edit(ctx: RestContext, channel: Channel, overwrites: list[Overwrite]) -> None:
+    """Editing a channel's overwrites (PUT one, or PATCH them all) as Discord allows it.
+
+    Needs Manage Roles in the channel (Discord's "Manage Permissions"): 403 Missing Permissions without.
+    Only permissions the bot has in the guild or the parent category may be allowed or denied, unless an
+    overwrite in the channel allows the bot Manage Roles explicitly.
+    """
+    state = ctx.state
+    if not state.bot_permissions(channel) & MANAGE_ROLES:
+        raise missing_permissions()
+    if state.bot_overwrite_allows_manage_roles(channel):
+        return
+    parent = None if channel.parent_id is None else state.channels.get(channel.parent_id)
+    have = state.bot_guild_permissions() | (0 if parent is None else state.bot_permissions(parent))
+    if have & ADMINISTRATOR:
+        return
+    if any((o.allow | o.deny) & ~have for o in overwrites):
+        raise missing_permissions()
+
+
+async def delete_channel(ctx: RestContext, call: RestCall) -> Reply:
+    """DELETE /channels/{id}: needs Manage Channels there; 200 with the channel, CHANNEL_DELETE.
+
+    The channels of a deleted category stay, without a parent: one CHANNEL_UPDATE each, as on Discord.
+    """
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL | MANAGE_CHANNELS)
+    ctx.state.delete_channel(channel.id)
+    payload = payloads.channel_payload(ctx.state, channel)
+    ctx.events.dispatch("CHANNEL_DELETE", payload)
+    for child in ctx.state.orphan_children(channel.id):
+        ctx.events.dispatch("CHANNEL_UPDATE", payloads.channel_payload(ctx.state, child))
+    log.info("sandbox.channel_delete", channel_id=channel.id, via="rest")
+    return Reply(200, payload)
+
+
+async def put_permission(ctx: RestContext, call: RestCall) -> Reply:
+    """PUT /channels/{id}/permissions/{overwrite_id} {type, allow?, deny?}: 204 and CHANNEL_UPDATE.
+
+    Needs Manage Roles in the channel; see `_check_overwrite_edit` for what may be allowed or denied.
+    """
+    channel = _channel(ctx, call)
+    _require(ctx, channel, VIEW_CHANNEL)
+    overwrite = parse_overwrite(await call.json(), call.snowflake("overwrite_id"))
+    _check_overwrite_edit(ctx, channel, [overwrite])
+    ctx.state.put_overwrite(channel, overwrite)
+    ctx.events.dispatch("CHANNEL_UPDATE", payloads.channel_payload(ctx.state, channel))
+    return Reply(204)
 
 
 async def post_message(ctx: RestContext, call: RestCall) -> Reply:
@@ -198,6 +286,10 @@ def channel_routes() -> list[RouteDef]:
     return [
         route("GET", "/channels/{channel_id}", get_channel),
         route("PATCH", "/channels/{channel_id}", patch_channel, limit=10, window=10.0),
+        route("DELETE", "/channels/{channel_id}", delete_channel, limit=5, window=5.0),
+        route(
+            "PUT", "/channels/{channel_id}/permissions/{overwrite_id}", put_permission, limit=10, window=10.0
+        ),
         route("POST", "/channels/{channel_id}/messages", post_message, limit=5, window=5.0),
         route("GET", "/channels/{channel_id}/messages", list_messages),
         route("GET", "/channels/{channel_id}/messages/{message_id}", get_message),

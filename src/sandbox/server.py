@@ -20,7 +20,7 @@ from src.sandbox.journal import Journal
 from src.sandbox.ratelimit import SlidingWindowLimiter
 from src.sandbox.rest import API_PREFIX, RestApi
 from src.sandbox.restcore import RestContext
-from src.sandbox.state import GuildState
+from src.sandbox.state import BOT_ROLE_PERMISSIONS, GuildState
 from src.types.permissions import MANAGE_CHANNELS, SEND_MESSAGES, VIEW_CHANNEL
 from src.types.ports import Clock
 from src.utils.clock import SystemClock
@@ -152,6 +152,11 @@ class Sandbox:
         """The bot user's id."""
         return self.state.bot_user_id
 
+    @property
+    def role_ids(self) -> dict[str, int]:
+        """Every role by name: "@everyone" (the guild id), "StatsBot" (the bot's), "Role 1".."Role N", ..."""
+        return {role.name: role.id for role in self.state.roles.values()}
+
     def info(self) -> dict[str, Any]:
         """The JSON object the CLI prints: URLs, ids and the token to use."""
         return {
@@ -168,10 +173,14 @@ class Sandbox:
     # --- scenario control -----------------------------------------------------------------------------
 
     async def add_member(
-        self, user_id: int | None = None, username: str | None = None, bot: bool = False
+        self,
+        user_id: int | None = None,
+        username: str | None = None,
+        bot: bool = False,
+        roles: Iterable[int] | None = None,
     ) -> int:
-        """Add a member and dispatch GUILD_MEMBER_ADD; return the new member's id."""
-        uid = self.state.add_member(user_id, username, bot)
+        """Add a member (holding `roles`) and dispatch GUILD_MEMBER_ADD; return the new member's id."""
+        uid = self.state.add_member(user_id, username, bot, None if roles is None else list(roles))
         self._hub.dispatch(
             "GUILD_MEMBER_ADD", {**payloads.member_payload(self.state, uid), "guild_id": self._gid}
         )
@@ -209,6 +218,64 @@ class Sandbox:
         self._hub.dispatch("GUILD_BAN_REMOVE", {"guild_id": self._gid, "user": user})
         log.info("sandbox.unban", user_id=user_id, ban_count=self.ban_count)
         await self._hub.flush()
+
+    async def set_member_role(self, user_id: int, role_id: int, held: bool = True) -> bool:
+        """Give (`held`) or take a role and dispatch GUILD_MEMBER_UPDATE; False if nothing changed.
+
+        KeyError for an unknown member or role, ValueError for @everyone or a managed role.
+        """
+        changed = self.state.set_member_role(user_id, role_id, held)
+        if changed:
+            self._hub.dispatch("GUILD_MEMBER_UPDATE", payloads.member_update_payload(self.state, user_id))
+            await self._hub.flush()
+        log.info("sandbox.member_role", user_id=user_id, role_id=role_id, held=held, changed=changed)
+        return changed
+
+    async def create_role(self, name: str, permissions: int = 0) -> int:
+        """Create a role nobody holds and dispatch GUILD_ROLE_CREATE; return its id."""
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise ValueError("a role name is 1-100 characters")
+        role = self.state.create_role(name, permissions)
+        self._hub.dispatch("GUILD_ROLE_CREATE", payloads.role_event_payload(self.state, role))
+        log.info("sandbox.role_create", role_id=role.id, name=name)
+        await self._hub.flush()
+        return role.id
+
+    async def delete_role(self, role_id: int) -> None:
+        """Delete a role (its members lose it, with no member event, as on Discord): GUILD_ROLE_DELETE."""
+        self.state.delete_role(role_id)
+        self._hub.dispatch("GUILD_ROLE_DELETE", {"guild_id": self._gid, "role_id": str(role_id)})
+        log.info("sandbox.role_delete", role_id=role_id)
+        await self._hub.flush()
+
+    def role_member_count(self, role_id: int) -> int:
+        """How many members hold the role (KeyError if there is no such role)."""
+        return self.state.role_member_count(role_id)
+
+    async def set_boosts(self, count: int) -> None:
+        """Set the guild's boost count (and so its premium tier) and dispatch GUILD_UPDATE."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self.state.boosts = count
+        self._hub.dispatch("GUILD_UPDATE", payloads.guild_payload(self.state))
+        log.info("sandbox.boosts", boosts=count, premium_tier=self.state.premium_tier)
+        await self._hub.flush()
+
+    async def set_bot_permissions(self, *, allow: int = 0, deny: int = 0) -> int:
+        """Set the bot role's server-wide permissions to its default plus `allow` minus `deny`; return them.
+
+        Each call starts again from the default (View Channels, Manage Channels, Connect, Send Messages,
+        Embed Links, Read Message History, Ban Members), so `set_bot_permissions()` restores it.
+        @everyone's permissions still apply: denying one @everyone grants (View Channels) changes nothing.
+        Dispatches GUILD_ROLE_UPDATE, from which discord.py recomputes the bot's permissions.
+        """
+        permissions = (BOT_ROLE_PERMISSIONS | allow) & ~deny
+        self.state.set_bot_role_permissions(permissions)
+        role = self.state.roles[self.state.bot_role_id]
+        self._hub.dispatch("GUILD_ROLE_UPDATE", payloads.role_event_payload(self.state, role))
+        log.info("sandbox.bot_permissions", permissions=permissions, allow=allow, deny=deny)
+        await self._hub.flush()
+        return permissions
 
     def set_online(self, count: int) -> None:
         """Set approximate_presence_count (clamped to 0..member_count)."""
@@ -288,9 +355,14 @@ class Sandbox:
         log.info("sandbox.permissions", channel_id=channel_id, deny=deny)
 
     def delete_channel(self, channel_id: int) -> None:
-        """Delete a channel (REST then answers 404 10003) and dispatch CHANNEL_DELETE."""
+        """Delete a channel (REST then answers 404 10003) and dispatch CHANNEL_DELETE.
+
+        A deleted category's channels stay, without a parent: one CHANNEL_UPDATE each, as on Discord.
+        """
         channel = self.state.delete_channel(channel_id)
         self._hub.dispatch("CHANNEL_DELETE", payloads.channel_payload(self.state, channel))
+        for child in self.state.orphan_children(channel_id):
+            self._hub.dispatch("CHANNEL_UPDATE", payloads.channel_payload(self.state, child))
         log.info("sandbox.channel_delete", channel_id=channel_id)
 
     def create_interaction(
@@ -368,6 +440,11 @@ class Sandbox:
         return self.state.member_count
 
     @property
+    def bot_member_count(self) -> int:
+        """Exact number of members that are bots, the StatsBot included."""
+        return self.state.bot_member_count
+
+    @property
     def ban_count(self) -> int:
         """Exact number of bans."""
         return len(self.state.bans)
@@ -381,6 +458,11 @@ class Sandbox:
     def gateway_connections(self) -> int:
         """How many identified gateway connections are open (e.g. to wait until a bot has connected)."""
         return len(self._hub.connected_sessions)
+
+    @property
+    def member_streams(self) -> int:
+        """How many all-members op 8 answers are still streaming (e.g. to wait until one has finished)."""
+        return self._hub.member_streams
 
     @property
     def invalid_requests(self) -> int:

@@ -7,6 +7,7 @@ import string
 from typing import Any
 
 from src.sandbox.responses import ApiError, field_error, invalid_form
+from src.sandbox.state import Overwrite
 
 TEXT_LIKE_TYPES = frozenset({0, 5, 15, 16})  # text, announcement, forum, media: lower-cased, hyphenated names
 NAME_MIN, NAME_MAX = 1, 100
@@ -202,3 +203,81 @@ def _rich(embed: dict[str, Any]) -> dict[str, Any]:
     stored = {k: v for k, v in embed.items() if v is not None}
     stored.setdefault("type", "rich")
     return stored
+
+
+PERMISSIONS_MAX = 1 << 53  # every bit Discord defines lies below this
+
+
+def parse_overwrites(raw: Any, *, field: str = "permission_overwrites") -> list[Overwrite]:
+    """Parse a list of overwrites `{id, type, allow?, deny?}` (allow/deny: string, integer or null -> 0).
+
+    400 like Discord, naming each broken field by its index, e.g. `permission_overwrites.0.type`.
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise invalid_form({field: field_error("LIST_TYPE_CONVERT", "Must be a list.")})
+    parsed: list[Overwrite] = []
+    errors: dict[str, Any] = {}
+    for index, item in enumerate(raw):
+        overwrite, item_errors = _overwrite(item)
+        if item_errors:
+            errors[str(index)] = item_errors
+        elif overwrite is not None:
+            parsed.append(overwrite)
+    if errors:
+        raise invalid_form({field: errors})
+    return parsed
+
+
+def parse_overwrite(body: Any, overwrite_id: int) -> Overwrite:
+    """Parse the body of `PUT /channels/{id}/permissions/{overwrite_id}` (`{type, allow?, deny?}`)."""
+    if not isinstance(body, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    overwrite, errors = _overwrite({**body, "id": overwrite_id})
+    if errors or overwrite is None:
+        raise invalid_form(errors)
+    return overwrite
+
+
+def _overwrite(item: Any) -> tuple[Overwrite | None, dict[str, Any]]:
+    """One overwrite and the errors of its fields."""
+    if not isinstance(item, dict):
+        return None, field_error("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    errors: dict[str, Any] = {}
+    target = _snowflake_value(item.get("id"))
+    if target is None:
+        errors["id"] = field_error("NUMBER_TYPE_COERCE", f'Value "{item.get("id")}" is not snowflake.')
+    kind = item.get("type")
+    if isinstance(kind, str) and kind.isdigit():
+        kind = int(kind)
+    if kind not in (0, 1) or isinstance(kind, bool):
+        errors["type"] = field_error("BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
+    bits = {}
+    for key in ("allow", "deny"):
+        value = _permissions_value(item.get(key))
+        if value is None:
+            errors[key] = field_error("NUMBER_TYPE_COERCE", f'Value "{item.get(key)}" is not int.')
+        bits[key] = value or 0
+    if errors or target is None or not isinstance(kind, int):
+        return None, errors
+    return Overwrite(target, kind, bits["allow"], bits["deny"]), {}
+
+
+def _snowflake_value(raw: Any) -> int | None:
+    """A snowflake given as a string or an integer, else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int) and raw >= 0:
+        return raw
+    if isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    return None
+
+
+def _permissions_value(raw: Any) -> int | None:
+    """A permission bit set from a string, an integer or null (0); None when it is none of those."""
+    if raw is None:
+        return 0
+    value = _snowflake_value(raw)
+    return value if value is not None and value < PERMISSIONS_MAX else None

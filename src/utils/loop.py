@@ -106,7 +106,8 @@ class Loop:
         first = True
         while not self._stopping:
             if not (first and self._immediate):
-                await self._wait(delay)
+                # A backoff after a failure is never cut short by a wake: that would undo the backoff.
+                await self._wait(delay, reschedule=self._wake_reschedules and not self._failures)
             first = False
             if self._stopping:
                 return
@@ -143,7 +144,7 @@ class Loop:
     def _next_interval(self) -> float | None:
         return self._interval() if callable(self._interval) else self._interval
 
-    async def _wait(self, delay: float | None) -> None:
+    async def _wait(self, delay: float | None, *, reschedule: bool) -> None:
         """Sleep `delay` seconds; None waits for `wake()`, then asks an interval function again."""
         while True:
             if delay is None:
@@ -151,7 +152,7 @@ class Loop:
             elif delay <= 0:
                 await asyncio.sleep(0)  # a body that never awaits must still let other tasks run
                 return
-            elif not self._wake_reschedules:
+            elif not reschedule:
                 await self._clock.sleep(delay)
                 return
             elif await self._slept(delay):

@@ -29,7 +29,7 @@ async def test_commands_are_registered_once_and_not_again_after_a_restart(sandbo
     """The journal shows one registration; a restart with the same definitions does not register again."""
     run = await _ready(sandbox, start_bot)
     names = sorted(c["name"] for c in sandbox.state.commands[sandbox.guild_id])
-    assert names == ["counters", "health", "stats"]
+    assert names == ["counter", "counters", "goal", "health", "setup", "stats"]
     assert await run.stop() == 0
 
     again = await start_bot().started()

@@ -360,6 +360,27 @@ async def test_wake_reschedules_never_waits_less_than_the_function_says(
     assert body.times == [60.0]
 
 
+async def test_wake_reschedules_never_cuts_a_backoff_short(make_loop: MakeLoop, clock: ManualClock) -> None:
+    """After a failure the backoff (8 s) is kept even though wakes arrive and the schedule says now."""
+    body = Body(clock, TransientDiscordError("503"))
+    loop = make_loop(
+        body,
+        interval=lambda: 0.0,
+        backoff=Backoff(8.0, 8.0),
+        wake_reschedules=True,
+        on_error=lambda e, w: None,
+    )
+    loop.start()
+    await settle(clock)
+    for _ in range(7):
+        await clock.advance(1.0)
+        loop.wake()
+        await settle(clock)
+    assert body.times == [0.0]
+    await clock.advance(1.0)
+    assert body.times[:2] == [0.0, 8.0]
+
+
 class _Starved(BaseException):
     """Ends a loop that never yields, so a starved test fails instead of hanging."""
 

@@ -140,3 +140,16 @@ def test_banned_user_cannot_join() -> None:
     state.ban(42)
     with pytest.raises(ValueError, match="banned"):
         state.add_member(42)
+
+
+def test_snapshot_keeps_the_ids_of_its_time() -> None:
+    """A snapshot lists what the set held when taken, whatever is added or removed afterwards."""
+    ids = seeded(5)
+    ids.discard(1001)
+    ids.add(7, None)
+    frozen = ids.snapshot()
+    ids.discard(1002)
+    ids.add(9, None)
+    ids.add(1001, None)
+    assert (list(frozen.ascending()), len(frozen)) == ([7, 1000, 1002, 1003, 1004], 5)
+    assert list(ids.ascending()) == [7, 9, 1000, 1001, 1003, 1004]
