@@ -137,7 +137,15 @@ class StatsBot(discord.Client):
                 self.events.member_updated(member)
             parse_update(data)
 
+        parse_rate_limited = parsers.get("RATE_LIMITED")
+
+        def rate_limited(data: Any) -> None:
+            # discord.py 2.7 has no parser for it (it logs "Unknown event"); ours tells the pass to wait.
+            if not self.member_chunks.rate_limited(data) and parse_rate_limited is not None:
+                parse_rate_limited(data)
+
         parsers["GUILD_MEMBERS_CHUNK"], parsers["GUILD_MEMBER_UPDATE"] = chunk, update
+        parsers["RATE_LIMITED"] = rate_limited
 
     def _guard_parsers(self) -> None:
         """Drop a dispatch discord.py cannot parse instead of letting it end the gateway session.

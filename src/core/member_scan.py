@@ -18,7 +18,9 @@ from src.core.exceptions import TransientDiscordError
 from src.types.ports import MemberInfo
 
 NONCE_PREFIX = "sbscan-"  # Discord allows nonces of up to 32 characters
-CHUNK_TIMEOUT = 30.0  # seconds without a chunk before a pass is given up (the gateway dropped, or a 429)
+CHUNK_TIMEOUT = 30.0  # seconds without a chunk before a pass is given up (the gateway dropped)
+RETRY_DEFAULT = 30.0  # Discord allows one all-members request per guild per 30 s
+MAX_RETRY_AFTER = 60.0  # a longer rate limit fails the pass; the caller's backoff tries again later
 
 OnChunk = Callable[[Sequence[MemberInfo]], None]
 
@@ -48,6 +50,7 @@ class _Pass:
         self.expected: int | None = None
         self.members = 0
         self.progress = asyncio.Event()
+        self.retry_after: float | None = None  # Discord answered RATE_LIMITED: ask again after this
 
     def take(self, data: dict[str, Any]) -> None:
         index, count, payloads = data.get("chunk_index"), data.get("chunk_count"), data.get("members")
@@ -72,6 +75,18 @@ class MemberChunks:
 
     def __init__(self) -> None:
         self._passes: dict[str, _Pass] = {}
+
+    def rate_limited(self, data: Any) -> bool:
+        """Note a RATE_LIMITED answer to one of our requests (1 all-members request per 30 s per guild)."""
+        meta = data.get("meta") if isinstance(data, dict) else None
+        nonce = meta.get("nonce") if isinstance(meta, dict) else None
+        running = self._passes.get(nonce) if isinstance(nonce, str) else None
+        if running is None:
+            return False
+        retry_after = data.get("retry_after")
+        running.retry_after = float(retry_after) if isinstance(retry_after, int | float) else RETRY_DEFAULT
+        running.progress.set()
+        return True
 
     def take(self, data: Any) -> bool:
         """Consume a GUILD_MEMBERS_CHUNK of one of our passes; False leaves it to discord.py."""
@@ -104,6 +119,12 @@ class MemberChunks:
                         f"member list stopped after {len(running.received)} of "
                         f"{running.expected or '?'} chunks ({chunk_timeout:g} s without one)"
                     ) from None
+                if running.retry_after is not None and not running.received:
+                    wait, running.retry_after = running.retry_after, None
+                    if wait > MAX_RETRY_AFTER:
+                        raise TransientDiscordError(f"member list rate limited for {wait:g} s")
+                    await asyncio.sleep(wait)  # Discord said when: the same request then succeeds
+                    await request(nonce)
             return running.members
         finally:
             del self._passes[nonce]

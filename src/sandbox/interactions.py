@@ -27,6 +27,7 @@ ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 MAX_KEPT = 1000  # interactions remembered for late callbacks and follow-ups; older ones are forgotten
 # Option types the emulator fills in from plain values; user/channel/role options need `resolved` data.
 _OPTION_TYPES: dict[int, tuple[type, ...]] = {3: (str,), 4: (int,), 5: (bool,), 10: (int, float)}
+CHANNEL_OPTION = 7  # given as a channel id; the emulator adds the channel to `data.resolved` as Discord does
 
 
 @dataclass
@@ -128,12 +129,17 @@ class InteractionRegistry:
         if member_permissions is None:
             member_permissions = ALL_PERMISSIONS if user_id == self._state.owner_id else EVERYONE_PERMISSIONS
         _check_allowed(command, member_permissions)
+        resolved: dict[str, Any] = {}
         data: dict[str, Any] = {
             "id": command["id"],
             "name": command["name"],
             "type": command.get("type", 1),
-            "options": _options(command, path[1:], options),
+            "options": _options(
+                command, path[1:], options, _Resolver(self._state, member_permissions, resolved)
+            ),
         }
+        if resolved:
+            data["resolved"] = {"channels": resolved}
         if scope is not None:
             data["guild_id"] = str(scope)
         interaction_id = self._state.next_id()
@@ -262,7 +268,36 @@ def _check_allowed(command: dict[str, Any], permissions: int) -> None:
         )
 
 
-def _options(command: dict[str, Any], path: list[str], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+class _Resolver:
+    """Turns a channel option's id into its value and the `resolved` entry Discord sends with it."""
+
+    def __init__(self, state: GuildState, permissions: int, resolved: dict[str, Any]) -> None:
+        self._state = state
+        self._permissions = permissions
+        self.resolved = resolved
+
+    def channel(self, name: str, definition: dict[str, Any], value: Any) -> str:
+        """Check a channel option (an existing channel of an allowed type) and resolve it; return its id."""
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+        ):
+            raise ValueError(f"option {name!r} takes a channel id, not {value!r}")
+        channel = self._state.channels.get(int(value))
+        if channel is None:
+            raise ValueError(f"option {name!r}: no channel {value} in the guild")
+        allowed = definition.get("channel_types")
+        if allowed and channel.type not in allowed:
+            raise ValueError(
+                f"option {name!r}: channel {value} has type {channel.type}, not one of {allowed}"
+            )
+        entry = payloads.channel_payload(self._state, channel)
+        self.resolved[str(channel.id)] = {**entry, "permissions": str(self._permissions)}
+        return str(channel.id)
+
+
+def _options(
+    command: dict[str, Any], path: list[str], values: Mapping[str, Any], resolver: _Resolver
+) -> list[dict[str, Any]]:
     """The `data.options` for the subcommand `path` of `command` with `values`, validated like Discord."""
     definitions: list[dict[str, Any]] = command.get("options") or []
     subcommands = [o for o in definitions if o.get("type") in (SUBCOMMAND, SUBCOMMAND_GROUP)]
@@ -273,16 +308,15 @@ def _options(command: dict[str, Any], path: list[str], values: Mapping[str, Any]
         chosen = next((o for o in subcommands if o["name"] == path[0]), None)
         if chosen is None:
             raise ValueError(f"/{command['name']} has no subcommand {path[0]!r}")
-        return [
-            {"name": chosen["name"], "type": chosen["type"], "options": _options(chosen, path[1:], values)}
-        ]
+        options = _options(chosen, path[1:], values, resolver)
+        return [{"name": chosen["name"], "type": chosen["type"], "options": options}]
     if path:
         raise ValueError(f"/{command['name']} has no subcommand {path[0]!r}")
-    return _values(command, definitions, values)
+    return _values(command, definitions, values, resolver)
 
 
 def _values(
-    command: dict[str, Any], definitions: list[dict[str, Any]], values: Mapping[str, Any]
+    command: dict[str, Any], definitions: list[dict[str, Any]], values: Mapping[str, Any], resolver: _Resolver
 ) -> list[dict[str, Any]]:
     """Option values in definition order; unknown, missing or mistyped options are refused."""
     known = {o["name"]: o for o in definitions}
@@ -294,6 +328,10 @@ def _values(
         if name not in values:
             if definition.get("required"):
                 raise ValueError(f"/{command['name']} requires the option {name!r}")
+            continue
+        if definition["type"] == CHANNEL_OPTION:
+            channel_id = resolver.channel(name, definition, values[name])
+            result.append({"name": name, "type": CHANNEL_OPTION, "value": channel_id})
             continue
         kinds = _OPTION_TYPES.get(definition["type"])
         if kinds is None:

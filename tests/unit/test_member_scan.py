@@ -323,3 +323,40 @@ async def test_a_failed_request_raises_and_forgets_the_pass() -> None:
         await chunks.scan(request, seen, chunk_timeout=SHORT)
     assert chunks.take(chunk(nonces[0], 0, 1, [member(1)])) is True
     assert seen.chunks == []
+
+
+async def test_a_rate_limited_request_is_sent_again_after_retry_after() -> None:
+    """RATE_LIMITED for our nonce makes the pass wait Discord's retry_after and ask again, then finish."""
+    chunks = MemberChunks()
+    requests: list[str] = []
+
+    async def request(nonce: str) -> None:
+        requests.append(nonce)
+        if len(requests) == 1:
+            limited = {"opcode": 8, "retry_after": 0.01, "meta": {"guild_id": "1", "nonce": nonce}}
+            asyncio.get_running_loop().call_soon(chunks.rate_limited, limited)
+        else:
+            asyncio.get_running_loop().call_soon(chunks.take, chunk(nonce, 0, 1, [member(7, bot=True)]))
+
+    seen = Seen()
+    assert await chunks.scan(request, seen, chunk_timeout=SHORT) == 1
+    assert len(requests) == 2
+    assert requests[0] == requests[1]
+    assert seen.chunks == [[MemberInfo(7, True)]]
+
+
+async def test_a_long_rate_limit_fails_the_pass_for_the_callers_backoff() -> None:
+    """A retry_after beyond a minute is not slept inside the pass: it fails with the wait in the message."""
+    chunks = MemberChunks()
+
+    async def request(nonce: str) -> None:
+        limited = {"retry_after": 600.0, "meta": {"nonce": nonce}}
+        asyncio.get_running_loop().call_soon(chunks.rate_limited, limited)
+
+    with pytest.raises(TransientDiscordError, match="rate limited for 600 s"):
+        await chunks.scan(request, Seen(), chunk_timeout=SHORT)
+
+
+def test_rate_limits_of_other_requests_are_left_to_discord_py() -> None:
+    """A RATE_LIMITED without one of our running nonces is not ours."""
+    assert MemberChunks().rate_limited({"retry_after": 1.0, "meta": {"nonce": "someone-else"}}) is False

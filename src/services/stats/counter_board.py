@@ -130,13 +130,8 @@ class MemberTally:
         self._count, self._touched = count, {}
 
     def abandon_pass(self) -> None:
-        """Drop an unfinished pass; the last finished tally (if any) stays, followed through its events."""
-        if self._pass is None:
-            return
+        """Drop an unfinished pass; the last finished tally (if any) stays, having followed every event."""
         self._pass = None
-        if self._count is not None:
-            for user_id, state in self._touched.items():
-                self._count.apply(user_id, state)
         self._touched = {}
 
     # --- events ---------------------------------------------------------------------------------------
@@ -154,10 +149,14 @@ class MemberTally:
         self._follow(member.user_id, _Touched(True, member.bot, member.roles))
 
     def _follow(self, user_id: int, state: _Touched) -> None:
-        """Apply one member's new state, or during a pass remember it for the correction."""
+        """Apply one member's new state; during a pass also remember it for the pass's correction.
+
+        The last finished count keeps following events while a pass runs, so the counters never freeze
+        for the length of a pass (minutes in a big guild).
+        """
         if self._pass is not None:
             self._touched[user_id] = state
-        elif self._count is not None:
+        if self._count is not None:
             self._count.apply(user_id, state)
 
 

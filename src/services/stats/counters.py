@@ -282,14 +282,15 @@ class CounterService:
         if strict:
             CounterTemplate.parse(spec.template, count_key=spec.count_key)  # TemplateError for the user
         worker = self._worker(spec)
-        self._add_worker(worker)
+        new_roles = self._add_worker(worker)
         if self._started:
             await worker.check()
             worker.start()
             worker.refresh()
-            if self._role_counts_work is not False and self._board.tally.tracked_roles:
+            if self._role_counts_work is not False and new_roles:
                 await self._refresh_role_counts_safely()
-            self._member_pass.wake()
+            if self._needs_member_list() and (self._board.tally.bots is None or new_roles):
+                self._member_pass.wake()  # a finished pass already covers humans, bots and known roles
         return worker.snapshot()
 
     async def remove_counter(self, channel_id: int) -> CounterSpec:
@@ -326,10 +327,13 @@ class CounterService:
             blocked=blocked,
         )
 
-    def _add_worker(self, worker: CounterWorker) -> None:
-        """Keep `worker` and track the roles its template counts."""
+    def _add_worker(self, worker: CounterWorker) -> bool:
+        """Keep `worker` and track the roles its template counts; return whether any role is new."""
         self._workers[worker.channel_id] = worker
-        self._board.tally.track(role for key in worker.template.keys if (role := role_of(key)) is not None)
+        roles = {role for key in worker.template.keys if (role := role_of(key)) is not None}
+        new = bool(roles - self._board.tally.tracked_roles)
+        self._board.tally.track(roles)
+        return new
 
     async def _refresh_role_counts_safely(self) -> None:
         """Read the role counts now for a new role counter; a failure waits for the next refresh."""

@@ -340,3 +340,14 @@ def test_tracking_a_tracked_role_again_keeps_its_count() -> None:
     tally = run(full_pass(*EVERYONE))
     tally.track([ROLE])
     assert tally.holders(ROLE) == 1
+
+
+def test_events_during_a_pass_still_move_the_last_count() -> None:
+    """While a second pass runs, a bot joining shows at once instead of waiting for the pass to end."""
+    tally = run(full_pass(*EVERYONE))
+    tally.begin_pass()
+    tally.joined(NEW_BOT)
+    assert tally.bots == 2
+    tally.add_chunk(EVERYONE)
+    tally.finish_pass()
+    assert tally.bots == 2
