@@ -10,6 +10,7 @@ line, never in "This interaction failed".
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -173,11 +174,13 @@ class StatsCommands:
         self._store = store
         self.tree = StatsCommandTree(client)
         self.registered: bool | None = None  # the last sync's outcome: uploaded, unchanged, or not yet run
+        self.synced = asyncio.Event()  # set once the first sync has finished, whatever its outcome
         self._add_commands()
 
     async def sync(self, guild_id: int) -> bool:
         """Register the commands on `guild_id` unless Discord has these very definitions; never raises."""
         self.registered = await self._sync(guild_id)
+        self.synced.set()
         return self.registered
 
     async def _sync(self, guild_id: int) -> bool:

@@ -25,7 +25,10 @@ from src.utils.logging import configure_logging
 
 ZONE = ZoneInfo("America/New_York")
 TIME_SCALE = 20.0  # Discord's 10-minute rename window becomes 30 s
-COUNTERS = ("members", "online", "bans")
+# Two more counters and a goal, added the way a server admin would: with /counter add and /goal set.
+ADDED_COUNTERS = {"bots": "🤖 {bots} bots · 🧑 {humans:,}", "goal": "🎯 {members:,} / {goal:,}"}
+GOAL_TARGET, GOAL_STEP = 5_250, 250  # the burst crosses it: one announcement in the stats channel
+VOICE = 2
 
 
 def main() -> int:
@@ -61,6 +64,9 @@ async def _demo(seconds: float, folder: Path) -> int:
             alert_memory_mb=4096,
         )
         run = await BotRun(settings, clock).started()
+        await asyncio.wait_for(run.app.commands.synced.wait(), 10.0)  # registered just after the start
+        counters = {kind: sb.channel_ids[kind] for kind in ("members", "online", "bans")}
+        counters |= await add_demo_counters(sb)
         community = Community(sb)
         scenario = asyncio.create_task(community.run(seconds * 0.9))
         deadline = time.monotonic() + seconds
@@ -68,7 +74,7 @@ async def _demo(seconds: float, folder: Path) -> int:
         last_print = 0.0
         while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
             screen = current_screen(
-                sb, community, clock.now(), remaining, folder / "data", run.app.heartbeat.message_id
+                sb, community, clock.now(), remaining, folder / "data", run.app.heartbeat.message_id, counters
             )
             if interactive:
                 print(CLEAR + render(screen), flush=True)
@@ -80,7 +86,9 @@ async def _demo(seconds: float, folder: Path) -> int:
         scenario.cancel()
         await asyncio.gather(scenario, return_exceptions=True)
         code = await run.stop()
-        final = current_screen(sb, community, clock.now(), 0, folder / "data", run.app.heartbeat.message_id)
+        final = current_screen(
+            sb, community, clock.now(), 0, folder / "data", run.app.heartbeat.message_id, counters
+        )
     loop.remove_signal_handler(signal.SIGINT)
     print(("" if not interactive else CLEAR) + render(final))
     print()
@@ -91,6 +99,21 @@ async def _demo(seconds: float, folder: Path) -> int:
     return 0
 
 
+async def add_demo_counters(sb: Sandbox) -> dict[str, int]:
+    """Set a goal and add the demo's extra counters through slash commands; return their channels."""
+    await sb.invoke_command(
+        "goal set", {"target": GOAL_TARGET, "step": GOAL_STEP, "channel": sb.channel_ids["stats"]}
+    )
+    added = {}
+    for kind, template in ADDED_COUNTERS.items():
+        before = set(sb.state.channels)
+        await sb.invoke_command("counter add", {"template": template})
+        made = [cid for cid in set(sb.state.channels) - before if sb.state.channel(cid).type == VOICE]
+        if made:
+            added[kind] = made[0]
+    return added
+
+
 def current_screen(
     sb: Sandbox,
     community: Community,
@@ -98,6 +121,7 @@ def current_screen(
     remaining: float,
     data_dir: Path,
     heartbeat_id: int | None,
+    counters: dict[str, int],
 ) -> Screen:
     """What the screen shows now: the sandbox's channels and messages, the scenario, the bot's event files."""
     ids = sb.channel_ids
@@ -105,24 +129,31 @@ def current_screen(
     reports = [
         m for m in sb.messages(ids["stats"]) if "report" in str((m.get("embeds") or [{}])[0].get("title", ""))
     ]
+    goals = [
+        str(e.get("title"))
+        for m in sb.messages(ids["stats"])
+        for e in m.get("embeds") or []
+        if "Goal" in str(e)
+    ]
     posted = [r for r in sb.journal.requests_matching(r"POST /channels/\d+/messages") if r.status < 300]
     events = _events_on_disk(data_dir)
     joins = [e for e in events if e.kind is EventKind.JOIN]
     return Screen(
         now=now.astimezone(ZONE),
         remaining_s=remaining,
-        counters={kind: sb.channel_name(ids[kind]) for kind in COUNTERS},
+        counters={kind: sb.channel_name(channel) for kind, channel in counters.items()},
         presence=presence_text(sb.presence),
         simulating=community.steps(),
         heartbeat=heartbeat[-1] if heartbeat else None,
         report=reports[-1] if reports else None,
+        goals=goals,
         newest_members=[
             NewMember(e.display_name or e.username, e.username, e.timestamp.astimezone(ZONE))
             for e in reversed(joins[-NEWEST_SHOWN:])
         ],
         names={e.member_id: e.display_name or e.username for e in events},
-        renames=sum(len(sb.journal.renames(ids[kind])) for kind in COUNTERS),
-        rate_limited=sum(len(sb.journal.rename_429s(ids[kind])) for kind in COUNTERS),
+        renames=sum(len(sb.journal.renames(channel)) for channel in counters.values()),
+        rate_limited=sum(len(sb.journal.rename_429s(channel)) for channel in counters.values()),
         messages=len(posted),
         events=len(events),
     )

@@ -41,6 +41,7 @@ class Screen:
     simulating: tuple[Step, ...] = ()
     heartbeat: dict[str, Any] | None = None  # the status message as the heartbeat channel holds it
     report: dict[str, Any] | None = None  # the newest report message in the stats channel
+    goals: list[str] = field(default_factory=list)  # goal announcements in the stats channel, oldest first
     newest_members: list[NewMember] = field(default_factory=list)  # newest first
     names: dict[str, str] = field(default_factory=dict)  # display name by member id, for mentions
     renames: int = 0
@@ -94,7 +95,12 @@ def heartbeat_lines(message: dict[str, Any] | None, now: datetime) -> list[str]:
     if stamp is not None and stamp.tzinfo is not None:
         head += f" (updated {ago(stamp, now)})"
     lines = [head]
-    lines += [f"{name:<16} {value}" for name, value in fields.items() if name.endswith(" counter")]
+    # One field per counter, or one "Counters (N)" field listing them when there are many.
+    lines += [
+        f"{name:<16} {value}"
+        for name, value in fields.items()
+        if name.endswith(" counter") or name.startswith("Counters (")
+    ]
     for names in (TODAY_FIELDS, PROCESS_FIELDS):
         shown = [f"{name} {fields[name]}" for name in names if name in fields]
         if shown:
@@ -169,6 +175,7 @@ def render(screen: Screen) -> str:
         "",
         "Latest report in the stats channel:",
         *(f"  {line}" for line in report_lines(screen.report, screen.names)),
+        "Goal announcements (/goal set, each posted once): " + ("; ".join(screen.goals) or "none yet"),
         "",
         f"Renames {screen.renames} · rename 429s {screen.rate_limited} · "
         f"messages posted {screen.messages} · events recorded {screen.events}",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from src.demo import current_screen
+from src.demo import add_demo_counters, current_screen
 from src.demo.scenario import Community
 from src.demo.view import render
 from src.sandbox import Sandbox
@@ -22,6 +23,9 @@ async def test_new_members_appear_by_display_name_once_the_bot_records_their_joi
 ) -> None:
     """Members who join show on the screen by display name and username, newest first."""
     run = await start_bot().started()
+    await asyncio.wait_for(run.app.commands.synced.wait(), 10.0)
+    counters = {kind: sandbox.channel_ids[kind] for kind in ("members", "online", "bans")}
+    counters |= await add_demo_counters(sandbox)
     for username in ("ada.moss", "bea.lin"):
         await sandbox.add_member(username=username)
 
@@ -33,6 +37,7 @@ async def test_new_members_appear_by_display_name_once_the_bot_records_their_joi
             10.0,
             tmp_path / "data",
             run.app.heartbeat.message_id,
+            counters,
         )
         return render(screen)
 
@@ -40,3 +45,11 @@ async def test_new_members_appear_by_display_name_once_the_bot_records_their_joi
         lambda: "Bea.Lin (@bea.lin)" in (t := screen_text()) and t, what="the joins on screen"
     )
     assert text.index("Bea.Lin (@bea.lin), joined") < text.index("Ada.Moss (@ada.moss), joined")
+    bots, members = sandbox.bot_member_count, sandbox.member_count
+    await wait_until(
+        lambda: (
+            f"  goal     🎯 {members:,} / 5,250" in (t := screen_text())
+            and f"  bots     🤖 {bots} bots · 🧑 {members - bots:,}" in t
+        ),
+        what="the counters added with /counter add",
+    )

@@ -231,6 +231,11 @@ class BotProcess:
         self._ps = psutil.Process(self._process.pid)
 
     @property
+    def pid(self) -> int:
+        """The bot's process id."""
+        return self._psutil().pid
+
+    @property
     def alive(self) -> bool:
         """Whether the bot is still running."""
         return self._process is not None and self._process.returncode is None
