@@ -14,6 +14,7 @@ from src import __version__
 from src.core.config import Settings, load_settings, prepare_folders
 from src.core.exceptions import ConfigError
 from src.sandbox import cli as sandbox_cli
+from src.services.stats.counter_admin import read_command_counters
 from src.services.stats.counter_specs import configured_counters
 from src.utils.logging import configure_logging, register_secret
 
@@ -73,7 +74,7 @@ def cmd_config(_: argparse.Namespace) -> int:
     for name, value in shown.items():
         print(f"{name.ljust(width)}  {value}")
     print("\nCounters (channel, template, from):")
-    for spec in configured_counters(settings):
+    for spec in [*configured_counters(settings), *read_command_counters(settings.data_dir)]:
         print(f"  {spec.channel_id}  {spec.template}  from {spec.origin}")
     return 0
 

@@ -24,6 +24,7 @@ from src.services.monitoring.setup_checks import (
     evaluate,
     target_guild_id,
 )
+from src.services.stats.counter_admin import read_command_counters
 from src.services.stats.counter_specs import configured_counters
 from src.utils.logging import get_logger
 
@@ -72,7 +73,8 @@ async def gather_facts(client: discord.Client, settings: Settings) -> SetupFacts
     user = client.user
     if user is None:
         raise RuntimeError("login() did not set the bot user")
-    specs = channel_specs(settings, configured_counters(settings))
+    counters = [*configured_counters(settings), *read_command_counters(settings.data_dir)]
+    specs = channel_specs(settings, counters)
     lookups = [await _lookup_channel(client, spec) for spec in specs]
     guild_id = target_guild_id(settings, lookups)
     guild: dict[str, Any] | None = None

@@ -6,7 +6,9 @@ environment or COUNTERS_FILE are shown beside these but never changed here: they
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from src.core.exceptions import PermanentDiscordError, StoreError
@@ -250,6 +252,38 @@ class CounterAdmin:
             "guilds": {**self._document["guilds"], str(guild): entry},
         }
         await self._store.write(STATE_FILE, self._document)
+
+
+def command_counters(document: Any) -> dict[int, list[CounterSpec]]:
+    """Return the command-made counters of a `state/counters.json` document by guild id, skipping bad ones.
+
+    For the offline commands (`config`, `doctor`), which read the file without touching it.
+    """
+    guilds = document.get("guilds") if isinstance(document, dict) else None
+    found: dict[int, list[CounterSpec]] = {}
+    for key, entry in (guilds or {}).items() if isinstance(guilds, dict) else ():
+        guild_id = _snowflake(key)
+        items = entry.get("counters") if isinstance(entry, dict) else None
+        if guild_id is None or not isinstance(items, list):
+            continue
+        for item in items:
+            channel_id = _snowflake(item.get("channel_id")) if isinstance(item, dict) else None
+            template = item.get("template") if isinstance(item, dict) else None
+            if channel_id is not None and isinstance(template, str):
+                spec = CounterSpec(
+                    channel_id, template, CounterSource.COMMAND, setting=f"/counter (server {key})"
+                )
+                found.setdefault(guild_id, []).append(spec)
+    return found
+
+
+def read_command_counters(data_dir: Path) -> list[CounterSpec]:
+    """Read DATA_DIR's command-made counters, writing nothing; [] when none or the file is unreadable."""
+    try:
+        document = json.loads((data_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [spec for specs in command_counters(document).values() for spec in specs]
 
 
 def _snowflake(value: Any) -> int | None:
