@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
-from src.core.counter_answers import CounterAnswers
 from src.core.exceptions import PermanentDiscordError
-from src.services.stats.counter_admin import CATEGORY_NAME, STATE_FILE, CounterAdmin, CounterAdminError
-from src.services.stats.counter_specs import environment_counters
-from src.services.stats.counters import CounterService
-from src.services.stats.goal_keeper import GoalKeeper
+from src.services.stats.counter_admin import CATEGORY_NAME, STATE_FILE, CounterAdminError
 from src.services.stats.templates import TemplateError
 from src.types.permissions import CONNECT, MANAGE_CHANNELS, VIEW_CHANNEL
 from src.types.ports import ChannelKind, Overwrite
 from tests.clock import ManualClock
-from tests.fakes import BOT_USER, GUILD, FakeDiscord, MemoryStore, make_settings
+from tests.fakes import BOT_USER, GUILD, FakeDiscord, MemoryStore
+from tests.unit.stats.conftest import StartStack
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NO_ENV_COUNTERS = {
@@ -25,31 +21,6 @@ NO_ENV_COUNTERS = {
     "online_count_channel_id": None,
     "ban_count_channel_id": None,
 }
-
-
-class Bot:
-    """A started counter service with its admin and command answers, as the app wires them."""
-
-    def __init__(self, port: FakeDiscord, clock: ManualClock, store: MemoryStore, **settings: object) -> None:
-        self.settings = make_settings(**settings)
-        self.goals = GoalKeeper(port, clock, store, max_backoff=60.0)
-        self.counters = CounterService(
-            self.settings, port, clock, store, environment_counters(self.settings), self.goals
-        )
-        self.admin = CounterAdmin(port, store, self.counters)
-        self.answers = CounterAnswers(clock, self.admin, self.counters, self.goals)
-        self.clock = clock
-
-    async def start(self) -> Bot:
-        await self.goals.start(GUILD)
-        await self.admin.load(GUILD)
-        await self.counters.start()
-        await self.clock.advance(0)
-        return self
-
-    async def stop(self) -> None:
-        await self.counters.stop()
-        await self.goals.stop()
 
 
 @pytest.fixture
@@ -67,31 +38,15 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
-@pytest.fixture
-async def bots() -> AsyncIterator[list[Bot]]:
-    made: list[Bot] = []
-    yield made
-    for bot in made:
-        await bot.stop()
-
-
-async def start(
-    made: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore, **settings: object
-) -> Bot:
-    bot = Bot(port, clock, store, **settings)
-    made.append(bot)
-    return await bot.start()
-
-
 def created(port: FakeDiscord, kind: ChannelKind) -> list[int]:
     return [cid for cid in port.created if port.channels[cid].kind is kind]
 
 
 async def test_setup_on_a_fresh_server_creates_a_category_and_three_counters(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Without counter variables, /setup makes the category and voice channels named with the values."""
-    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    bot = await start_stack(**NO_ENV_COUNTERS)
     embed = await bot.answers.setup()
     await clock.advance(120)
     [category] = created(port, ChannelKind.CATEGORY)
@@ -105,10 +60,10 @@ async def test_setup_on_a_fresh_server_creates_a_category_and_three_counters(
 
 
 async def test_setup_channels_deny_connect_and_let_the_bot_manage_them(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Every channel /setup makes denies Connect to @everyone and allows the bot View, Connect, Manage."""
-    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    bot = await start_stack(**NO_ENV_COUNTERS)
     await bot.answers.setup()
     expected = (
         Overwrite(GUILD, is_role=True, deny=CONNECT),
@@ -119,10 +74,10 @@ async def test_setup_channels_deny_connect_and_let_the_bot_manage_them(
 
 
 async def test_a_second_setup_creates_nothing(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Running /setup again reuses the category and the counters it made."""
-    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    bot = await start_stack(**NO_ENV_COUNTERS)
     await bot.answers.setup()
     again = await bot.answers.setup()
     assert len(port.created) == 4
@@ -131,16 +86,15 @@ async def test_a_second_setup_creates_nothing(
 
 
 async def test_setup_after_a_restart_reuses_what_it_made(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """The made counters are in state/counters.json by guild id; after a restart they show and are reused."""
-    first = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    first = await start_stack(**NO_ENV_COUNTERS)
     await first.answers.setup()
     await first.stop()
-    bots.remove(first)
     saved = store.document(STATE_FILE)["guilds"][str(GUILD)]
     assert len(saved["counters"]) == 3
-    second = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    second = await start_stack(**NO_ENV_COUNTERS)
     assert len(second.counters.specs()) == 3
     again = await second.answers.setup()
     assert again.field("Created") == "nothing"
@@ -148,20 +102,20 @@ async def test_setup_after_a_restart_reuses_what_it_made(
 
 
 async def test_setup_keeps_the_counters_from_the_environment(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """With the original's variables set, /setup creates nothing and names where each counter comes from."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     embed = await bot.answers.setup()
     assert port.created == {}
     assert "from environment (MEMBER_COUNT_CHANNEL_ID)" in (embed.field("Already there") or "")
 
 
 async def test_setup_recreates_a_counter_whose_channel_was_deleted(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """A made counter channel deleted by hand is made again by the next /setup, not left paused."""
-    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    bot = await start_stack(**NO_ENV_COUNTERS)
     await bot.answers.setup()
     members = created(port, ChannelKind.VOICE)[0]
     del port.channels[members]
@@ -172,10 +126,10 @@ async def test_setup_recreates_a_counter_whose_channel_was_deleted(
 
 
 async def test_setup_without_manage_channels_says_what_to_fix(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """A 403 creating the category is reported with the Manage Channels fix; nothing is half-made."""
-    bot = await start(bots, port, clock, store, **NO_ENV_COUNTERS)
+    bot = await start_stack(**NO_ENV_COUNTERS)
     port.create_errors = [PermanentDiscordError("create channel: missing permissions (Missing Permissions)")]
     embed = await bot.answers.setup()
     assert embed.title == "🛠️ Counters are partly set up"
@@ -184,10 +138,10 @@ async def test_setup_without_manage_channels_says_what_to_fix(
 
 
 async def test_counter_add_without_a_channel_creates_one_in_the_category(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/counter add with only a template makes a voice channel showing it, in StatsBot's category."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     answer = await bot.answers.add("🚀 {boosts} boosts", None)
     [voice] = created(port, ChannelKind.VOICE)
     assert port.name(voice) == "🚀 3 boosts"
@@ -198,10 +152,10 @@ async def test_counter_add_without_a_channel_creates_one_in_the_category(
 
 
 async def test_counter_add_to_an_existing_channel_renames_it(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/counter add with a channel shows the template there within the rename budget."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     port.channels[2001] = port.channels[1001].__class__(2001, "spare", ChannelKind.VOICE, GUILD, True, False)
     await bot.answers.add("#️⃣ {channels} channels", 2001)
     await clock.advance(1)
@@ -217,10 +171,15 @@ async def test_counter_add_to_an_existing_channel_renames_it(
     ],
 )
 async def test_counter_add_refuses_a_bad_template_with_the_reason(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore, template: str, message: str
+    start_stack: StartStack,
+    port: FakeDiscord,
+    clock: ManualClock,
+    store: MemoryStore,
+    template: str,
+    message: str,
 ) -> None:
     """An untrusted template is refused before any channel is made, saying what is wrong."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     with pytest.raises(
         TemplateError, match=message.replace("{", r"\{").replace("}", r"\}").replace(".", r"\.")
     ):
@@ -229,10 +188,10 @@ async def test_counter_add_refuses_a_bad_template_with_the_reason(
 
 
 async def test_environment_counters_cannot_be_edited_or_removed_by_command(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/counter remove on an environment counter says where it comes from and changes nothing."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     with pytest.raises(CounterAdminError, match=r"from environment \(MEMBER_COUNT_CHANNEL_ID\)"):
         await bot.answers.remove(1001, delete_channel=True)
     with pytest.raises(CounterAdminError, match="change it there"):
@@ -242,10 +201,10 @@ async def test_environment_counters_cannot_be_edited_or_removed_by_command(
 
 
 async def test_counter_edit_and_remove_a_made_counter(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Edit changes the shown name; remove with delete_channel deletes the channel and forgets the counter."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     await bot.answers.add("🚀 {boosts}", None)
     [voice] = created(port, ChannelKind.VOICE)
     await bot.answers.edit(voice, "🚀 Tier {boost_tier}")
@@ -258,11 +217,11 @@ async def test_counter_edit_and_remove_a_made_counter(
 
 
 async def test_counter_list_shows_value_name_source_and_pause_fix(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/counter list has one field per counter with its value, shown name, source and any pause fix."""
     port.channels[1003] = port.channels[1003].__class__(1003, "bans", ChannelKind.TEXT, GUILD, True, True)
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     embed = bot.answers.list()
     assert embed.title == "📊 Counters (3)"
     members = embed.field("👥 Members: 1,234") or ""
@@ -274,10 +233,10 @@ async def test_counter_list_shows_value_name_source_and_pause_fix(
 
 
 async def test_goal_set_and_clear_answer_and_show_in_a_counter(
-    bots: list[Bot], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/goal set explains the goal; a {goal} counter then shows it; /goal clear says it is gone."""
-    bot = await start(bots, port, clock, store)
+    bot = await start_stack()
     answer = await bot.answers.goal_set(1500, 100, 1005)
     assert answer.startswith(
         "🎯 Goal set: 1,500 members, then every 100; each one is announced once in <#1005>."

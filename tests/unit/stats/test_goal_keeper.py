@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from src.core.exceptions import PermanentDiscordError
-from src.services.stats.counter_specs import environment_counters
-from src.services.stats.counters import CounterService
-from src.services.stats.goal_keeper import GOALS_FILE, GoalKeeper
+from src.services.stats.goal_keeper import GOALS_FILE
 from src.services.stats.goals import GoalError
 from src.types.models import CounterSource, CounterSpec
 from tests.clock import ManualClock
-from tests.fakes import FakeDiscord, MemoryStore, make_settings
+from tests.fakes import FakeDiscord, MemoryStore
+from tests.unit.stats.conftest import StartStack
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GUILD = 42
@@ -36,55 +34,19 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
-class Running:
-    """A started goal keeper and counter service sharing one port, clock and store."""
-
-    def __init__(self, port: FakeDiscord, clock: ManualClock, store: MemoryStore) -> None:
-        settings = make_settings()
-        self.goals = GoalKeeper(port, clock, store, max_backoff=60.0)
-        goal_counter = CounterSpec(GOAL_COUNTER, "🎯 {members:,} / {goal:,}", CounterSource.FILE)
-        specs = [*environment_counters(settings), goal_counter]
-        self.counters = CounterService(settings, port, clock, store, specs, self.goals)
-        self.port, self.clock = port, clock
-
-    async def start(self) -> Running:
-        await self.goals.start(GUILD)
-        await self.counters.start()
-        await self.clock.advance(0)
-        return self
-
-    async def stop(self) -> None:
-        await self.counters.stop()
-        await self.goals.stop()
-
-    async def members(self, count: int) -> None:
-        self.port.gateway_members = count
-        self.counters.set_member_count(count)
-        await self.clock.advance(0)
-
-    def announcements(self) -> list[str]:
-        return [embed.title for cid, embed in self.port.messages.values() if cid == ANNOUNCE]
+GOAL_SPEC = CounterSpec(GOAL_COUNTER, "🎯 {members:,} / {goal:,}", CounterSource.FILE)
 
 
-@pytest.fixture
-async def running(port: FakeDiscord, clock: ManualClock, store: MemoryStore) -> AsyncIterator[list[Running]]:
-    made: list[Running] = []
-    yield made
-    for run in made:
-        await run.stop()
-
-
-async def start(made: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore) -> Running:
-    run = Running(port, clock, store)
-    made.append(run)
-    return await run.start()
+def announcements(port: FakeDiscord) -> list[str]:
+    """The titles posted in the announcement channel."""
+    return [embed.title for cid, embed in port.messages.values() if cid == ANNOUNCE]
 
 
 async def test_goal_counter_waits_for_a_goal_then_shows_the_target(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Without a goal `{goal}` has no value and the channel keeps its name; /goal set fills it in."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     assert port.name(GOAL_COUNTER) == "counter"
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     run.counters.goal_changed()
@@ -93,99 +55,96 @@ async def test_goal_counter_waits_for_a_goal_then_shows_the_target(
 
 
 async def test_a_raid_over_several_targets_announces_once_naming_the_highest(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """1,234 → 1,560 with targets every 100 from 1,300: one announcement, for 1,500; next target 1,600."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     await run.members(1560)
     await clock.advance(60)
-    assert run.announcements() == ["🎯 Goal reached: 1,500 members"]
+    assert announcements(port) == ["🎯 Goal reached: 1,500 members"]
     assert run.goals.target == 1600
     assert store.document(GOALS_FILE)["guilds"][str(GUILD)]["goal"]["target"] == 1600
     assert "pending" not in store.document(GOALS_FILE)["guilds"][str(GUILD)]
 
 
 async def test_a_dip_under_a_reached_goal_and_back_does_not_announce_again(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """Crossing 1,300 again after dipping under it announces nothing new."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     for count in (1301, 1299, 1302, 1298, 1305):
         await run.members(count)
         await clock.advance(5)
-    assert run.announcements() == ["🎯 Goal reached: 1,300 members"]
+    assert announcements(port) == ["🎯 Goal reached: 1,300 members"]
 
 
 async def test_a_restart_does_not_announce_again(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """After a restart the saved goal already moved past the milestone: the same count announces nothing."""
-    first = await start(running, port, clock, store)
+    first = await start_stack([GOAL_SPEC])
     await first.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     await first.members(1310)
     await clock.advance(5)
     await first.stop()
-    running.remove(first)
-    second = await start(running, port, clock, store)
+    second = await start_stack([GOAL_SPEC])
     await second.members(1310)
     await clock.advance(60)
-    assert second.announcements() == ["🎯 Goal reached: 1,300 members"]
+    assert announcements(port) == ["🎯 Goal reached: 1,300 members"]
     assert second.goals.target == 1400
 
 
 async def test_an_announcement_pending_at_a_crash_is_posted_once_after_the_restart(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """A crash after the intent was saved (posted or not) leaves exactly one announcement in the channel."""
-    first = await start(running, port, clock, store)
+    first = await start_stack([GOAL_SPEC])
     await first.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     port.fail_sends = 1  # the first post fails: the intent stays in the file
     await first.members(1300)
     await clock.advance(1)
     assert "pending" in store.document(GOALS_FILE)["guilds"][str(GUILD)]
     await first.stop()  # a crash would leave the same file
-    running.remove(first)
-    second = await start(running, port, clock, store)
+    await start_stack([GOAL_SPEC])
     await clock.advance(60)
-    assert second.announcements() == ["🎯 Goal reached: 1,300 members"]
+    assert announcements(port) == ["🎯 Goal reached: 1,300 members"]
 
 
 async def test_an_announcement_already_in_the_channel_is_not_posted_again(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """An older goals file (restored from a backup) whose milestone is already posted posts nothing."""
-    first = await start(running, port, clock, store)
+    first = await start_stack([GOAL_SPEC])
     await first.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     before = store.document(GOALS_FILE)
     await first.members(1300)
     await clock.advance(5)
     await first.stop()
-    running.remove(first)
     await store.write(GOALS_FILE, before)  # the restored file has not seen the milestone
     port.nonces.clear()  # and Discord's nonce memory (a few minutes) has expired
-    second = await start(running, port, clock, store)
+    second = await start_stack([GOAL_SPEC])
     await second.members(1300)
     await clock.advance(60)
-    assert second.announcements() == ["🎯 Goal reached: 1,300 members"]
+    assert announcements(port) == ["🎯 Goal reached: 1,300 members"]
 
 
 async def test_a_target_already_reached_is_refused_with_the_count(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/goal set below the current count says so and keeps the old goal."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     with pytest.raises(GoalError, match="1,234"):
         await run.goals.set_goal(target=1000, step=100, channel_id=ANNOUNCE, current=1234)
     assert run.goals.goal is None
 
 
 async def test_clear_removes_the_goal_and_the_counter_keeps_its_last_name(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """/goal clear forgets the goal; `{goal}` has no value, so the channel is not renamed to nonsense."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     run.counters.goal_changed()
     await clock.advance(0)
@@ -198,10 +157,10 @@ async def test_clear_removes_the_goal_and_the_counter_keeps_its_last_name(
 
 
 async def test_a_channel_the_bot_cannot_post_in_logs_the_fix_and_drops_the_announcement(
-    running: list[Running], port: FakeDiscord, clock: ManualClock, store: MemoryStore
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
     """A 403 on the announcement channel is logged with a fix and not retried forever."""
-    run = await start(running, port, clock, store)
+    run = await start_stack([GOAL_SPEC])
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
 
     async def refuse(channel_id: int, limit: int = 100) -> list[object]:
@@ -210,5 +169,5 @@ async def test_a_channel_the_bot_cannot_post_in_logs_the_fix_and_drops_the_annou
     port.recent_messages = refuse  # type: ignore[method-assign,assignment]
     await run.members(1300)
     await clock.advance(60)
-    assert run.announcements() == []
+    assert announcements(port) == []
     assert "pending" not in store.document(GOALS_FILE)["guilds"][str(GUILD)]
