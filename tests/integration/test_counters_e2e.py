@@ -123,17 +123,19 @@ async def test_counter_add_shows_bots_humans_and_a_role_then_follows_changes(
 
 
 async def test_boosts_and_channels_follow_guild_events(sandbox: Sandbox, start_bot: Any) -> None:
-    """{boosts}, {boost_tier} and {channels} change when the guild is boosted and a channel is made."""
+    """{boosts}, {boost_tier}, {channels} and {members:compact} follow the guild's boosts and channels."""
     await _ready(start_bot, sandbox)
     result = await sandbox.invoke_command(
-        "counter add", {"template": "🚀 {boosts} · Tier {boost_tier} · #{channels}"}
+        "counter add", {"template": "🚀 {boosts} · Tier {boost_tier} · #{channels} · 👥 {members:compact}"}
     )
     assert result.content.startswith("✅"), result.content
     [made] = [cid for cid, name in _channels(sandbox, VOICE).items() if name.startswith("🚀")]
 
     def expected() -> str:
         channels = sum(1 for c in sandbox.state.channels.values() if c.type != CATEGORY)
-        return f"🚀 {sandbox.state.boosts} · Tier {_tier(sandbox.state.boosts)} · #{channels}"
+        members = f"{sandbox.member_count / 1000:.1f}".rstrip("0").rstrip(".")  # 1,001 members: 1K
+        tier = _tier(sandbox.state.boosts)
+        return f"🚀 {sandbox.state.boosts} · Tier {tier} · #{channels} · 👥 {members}K"
 
     await wait_until(lambda: sandbox.channel_name(made) == expected(), timeout=10, what="the first name")
     await sandbox.set_boosts(7)

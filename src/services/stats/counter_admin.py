@@ -29,7 +29,9 @@ MANAGE_CHANNELS_FIX = (
     "give StatsBot's role Manage Channels (Server Settings > Roles), or create voice channels yourself and "
     "use /counter add with their channel"
 )
-RENAMEABLE = frozenset({ChannelKind.VOICE, ChannelKind.STAGE, ChannelKind.CATEGORY})
+# Each counter renames up to twice per 10 minutes: many of them would crowd the guild's REST budget and the
+# sidebar, and /counter list shows 25 at most.
+MAX_COUNTERS = 25
 
 
 class CounterAdminError(ValueError):
@@ -119,6 +121,11 @@ class CounterAdmin:
     async def add(self, text: str, channel_id: int | None) -> ChannelStats:
         """Add a counter showing `text` in `channel_id`, or in a new voice channel in StatsBot's category."""
         template = CounterTemplate.parse(text)  # TemplateError: said to the user as it is
+        if len(self._counters.specs()) >= MAX_COUNTERS:
+            raise CounterAdminError(
+                f"This server already has {MAX_COUNTERS} counters, the most StatsBot keeps; "
+                "remove one with /counter remove first."
+            )
         if channel_id is None:
             category = await self._category(SetupReport())
             if category is None:

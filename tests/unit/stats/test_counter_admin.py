@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from src.core.exceptions import PermanentDiscordError
-from src.services.stats.counter_admin import CATEGORY_NAME, STATE_FILE, CounterAdminError
+from src.services.stats.counter_admin import CATEGORY_NAME, MAX_COUNTERS, STATE_FILE, CounterAdminError
 from src.services.stats.templates import TemplateError
 from src.types.permissions import CONNECT, MANAGE_CHANNELS, VIEW_CHANNEL
 from src.types.ports import ChannelKind, Overwrite
@@ -246,3 +246,16 @@ async def test_goal_set_and_clear_answer_and_show_in_a_counter(
     assert port.name(voice) == "🎯 1,234 / 1,500"
     assert await bot.answers.goal_clear() == "🎯 Goal cleared."
     assert await bot.answers.goal_clear() == "There was no goal to clear."
+
+
+async def test_counter_add_refuses_a_26th_counter(
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """At 25 counters /counter add says so and creates no channel."""
+    stack = await start_stack()
+    for _ in range(MAX_COUNTERS - 3):
+        await stack.answers.add("{members}", None)
+    made = len(port.created)
+    with pytest.raises(CounterAdminError, match="already has 25 counters"):
+        await stack.answers.add("{members}", None)
+    assert len(port.created) == made
