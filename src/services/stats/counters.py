@@ -8,16 +8,18 @@ object, a pass over the member list, Discord's role member counts) in a `CountBo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from src.core.config import Settings
-from src.core.exceptions import PermanentDiscordError, StoreError
+from src.core.exceptions import StoreError
+from src.services.stats.ban_count import BanCount
 from src.services.stats.budget import RenameBudget
 from src.services.stats.counter_board import CountBoard, MemberTally, role_of
 from src.services.stats.counter_pause import Pause, pause_for_members_intent, pause_for_template
 from src.services.stats.counter_worker import CounterWorker
 from src.services.stats.goal_keeper import GoalKeeper
+from src.services.stats.member_census import MemberCensus
 from src.services.stats.rename_schedule import Threshold
 from src.services.stats.templates import CounterTemplate, TemplateError
 from src.types.models import ChannelStats, CounterKind, CounterSpec
@@ -28,31 +30,9 @@ from src.utils.loop import Loop
 from src.utils.text import describe_error
 
 RETRY_BASE = 5.0  # first wait after a transient failure; doubles up to settings.max_backoff
-BANS_FIX = "give the bot Ban Members permission so it can count bans"
 # Values only a pass over the member list can give (roles have Discord's own count as well).
 NEEDS_MEMBER_LIST = frozenset({CounterKind.HUMANS, CounterKind.BOTS})
 CLASSIC_KINDS = frozenset({CounterKind.MEMBERS, CounterKind.ONLINE, CounterKind.BANS})  # always reported
-
-
-class _BanPaging:
-    """A ban count in progress: how far the pages have got, and the events they will not include.
-
-    The ban list is paged in ascending user id. A ban or unban of a user id already paged changed the list
-    behind the count; one of a user id still ahead will be in (or out of) a later page anyway.
-    """
-
-    def __init__(self) -> None:
-        self.covered = -1  # every ban of a user id up to this one has been counted
-        self.missed = 0
-
-    def advance(self, covered: int) -> None:
-        """Note that the pages have counted every ban up to user id `covered`."""
-        self.covered = max(self.covered, covered)
-
-    def note(self, delta: int, user_id: int) -> None:
-        """Remember a ban (+1) or unban (-1) the pages already read could not include."""
-        if user_id <= self.covered:
-            self.missed += delta
 
 
 class CounterService:
@@ -79,7 +59,17 @@ class CounterService:
         self._backoff = backoff = Backoff(RETRY_BASE, settings.max_backoff)
         self._workers: dict[int, CounterWorker] = {}
         self._board = CountBoard(MemberTally())
-        self._role_counts_work: bool | None = None  # whether Discord's role member-counts endpoint works
+        self._bans = BanCount(port, clock, backoff, show=self.set_ban_count)
+        self._census = MemberCensus(
+            port,
+            clock,
+            backoff,
+            self._board,
+            members_intent=settings.members_intent,
+            list_shown=lambda: bool(self._shown_keys() & NEEDS_MEMBER_LIST),
+            changed=self._refresh_workers,
+            roles_unavailable=self._pause_role_counters,
+        )
         for spec in specs:
             self._add_worker(self._worker(spec))
         self._refresh = Loop(
@@ -89,25 +79,6 @@ class CounterService:
             interval=settings.update_interval,
             on_error=self._refresh_failed,
         )
-        # Runs at start, then waits until a fresh gateway session asks for another count.
-        self._ban_baseline = Loop(
-            "counter-ban-baseline",
-            self._baseline_bans,
-            clock=clock,
-            interval=None,
-            backoff=backoff,
-            on_error=self._baseline_failed,
-        )
-        # Runs at start when a template needs the member list, then after every fresh gateway session.
-        self._member_pass = Loop(
-            "counter-member-pass",
-            self._pass_members,
-            clock=clock,
-            interval=None,
-            backoff=backoff,
-            on_error=self._pass_failed,
-        )
-        self._paging: _BanPaging | None = None  # the ban count in progress, if any
         self._started = False
         self._log = get_logger(__name__, service="stats")
 
@@ -127,8 +98,8 @@ class CounterService:
         self.refresh_guild_facts()
         self._show_goal()
         self._refresh.start()
-        self._ban_baseline.start()
-        self._member_pass.start()
+        self._bans.start()
+        self._census.start()
         paused = [state.label for state in self.counter_states() if state.paused_reason]
         self._log.info("counters.started", paused=paused)
 
@@ -138,8 +109,8 @@ class CounterService:
             return
         await asyncio.gather(
             self._refresh.cancel(),
-            self._ban_baseline.cancel(),
-            self._member_pass.cancel(),
+            self._bans.cancel(),
+            self._census.cancel(),
             *(worker.stop() for worker in self._workers.values()),
         )
         await self._save_budget()
@@ -169,8 +140,7 @@ class CounterService:
 
     def adjust_bans(self, delta: int, user_id: int) -> None:
         """Follow a ban (+1) or unban (-1) of `user_id`, also while the ban list is being paged."""
-        if self._paging is not None:
-            self._paging.note(delta, user_id)
+        self._bans.note(delta, user_id)
         bans = self._board.get(CounterKind.BANS)
         if bans is not None:
             self._set(CounterKind.BANS, bans + delta)
@@ -206,7 +176,7 @@ class CounterService:
 
     def request_member_pass(self) -> None:
         """Count the member list again soon (after a fresh gateway session)."""
-        self._member_pass.wake()
+        self._census.request_pass()
 
     async def refresh_counts(self) -> None:
         """Re-read online (and, without the members intent, members) from Discord's approximate counts."""
@@ -218,23 +188,15 @@ class CounterService:
         self.set_online(counts.online)
         if gateway is None:
             self.set_member_count(counts.members)
-        if self._role_counts_work is not False and self._board.tally.tracked_roles:
-            await self._refresh_role_counts()
+        await self._census.refresh_role_counts()
 
     async def rebaseline_bans(self) -> None:
         """Count the ban list from scratch and show that count, with the bans and unbans paging missed."""
-        paging = self._paging = _BanPaging()
-        try:
-            count = await self._port.count_bans(paging.advance)
-        finally:
-            self._paging = None
-        count += paging.missed
-        self.set_ban_count(count)
-        self._log.info("counter.bans_rebaselined", count=count)
+        await self._bans.rebaseline()
 
     def request_ban_rebaseline(self) -> None:
         """Count the ban list again soon (after a fresh gateway session), retrying with backoff."""
-        self._ban_baseline.wake()
+        self._bans.request()
 
     async def refresh_now(self) -> dict[int, datetime | None]:
         """Re-read the counts now and return when each channel will next be renamed (None: nothing pending).
@@ -253,8 +215,7 @@ class CounterService:
 
     def current_counts(self) -> dict[CounterKind, int | None]:
         """Return members, online, bans and every other value a counter shows (None: unknown)."""
-        values = self._board.values()
-        shown = {key for worker in self._workers.values() for key in worker.template.keys}
+        values, shown = self._board.values(), self._shown_keys()
         kinds = [kind for kind in CounterKind if kind in CLASSIC_KINDS or kind in shown]
         return {kind: values.get(kind) for kind in kinds}
 
@@ -287,10 +248,7 @@ class CounterService:
             await worker.check()
             worker.start()
             worker.refresh()
-            if self._role_counts_work is not False and new_roles:
-                await self._refresh_role_counts_safely()
-            if self._needs_member_list() and (self._board.tally.bots is None or new_roles):
-                self._member_pass.wake()  # a finished pass already covers humans, bots and known roles
+            await self._census.counters_added(new_roles=new_roles)
         return worker.snapshot()
 
     async def remove_counter(self, channel_id: int) -> CounterSpec:
@@ -330,17 +288,20 @@ class CounterService:
     def _add_worker(self, worker: CounterWorker) -> bool:
         """Keep `worker` and track the roles its template counts; return whether any role is new."""
         self._workers[worker.channel_id] = worker
-        roles = {role for key in worker.template.keys if (role := role_of(key)) is not None}
-        new = bool(roles - self._board.tally.tracked_roles)
-        self._board.tally.track(roles)
-        return new
+        return self._census.track(
+            {role for key in worker.template.keys if (role := role_of(key)) is not None}
+        )
 
-    async def _refresh_role_counts_safely(self) -> None:
-        """Read the role counts now for a new role counter; a failure waits for the next refresh."""
-        try:
-            await self._refresh_role_counts()
-        except Exception as exc:
-            self._log.warning("counter.role_counts_failed", error=describe_error(exc))
+    def _shown_keys(self) -> set[str]:
+        """Return every value some counter's template shows."""
+        return {key for worker in self._workers.values() for key in worker.template.keys}
+
+    def _pause_role_counters(self) -> None:
+        """Pause the role counters for good: neither Discord's role counts nor the member list can count."""
+        for worker in self._workers.values():
+            roles = sorted(key for key in worker.template.keys if role_of(key) is not None)
+            if roles:
+                worker.block(pause_for_members_intent(" and ".join(f"{{{key}}}" for key in roles)))
 
     def _show_goal(self) -> None:
         """Put the goal's target on the board (`{goal}` waits while no goal is set)."""
@@ -356,83 +317,10 @@ class CounterService:
         if self._board.set(key, value):
             self._refresh_workers()
 
-    def _refresh_workers(self, workers: Iterable[CounterWorker] | None = None) -> None:
-        for worker in self._workers.values() if workers is None else workers:
+    def _refresh_workers(self) -> None:
+        """Let every counter re-render from the board."""
+        for worker in self._workers.values():
             worker.refresh()
-
-    def _needs_member_list(self) -> bool:
-        """Whether a template shows a value only the member list gives."""
-        if not self._settings.members_intent:
-            return False
-        keys = {key for worker in self._workers.values() for key in worker.template.keys}
-        return bool(keys & NEEDS_MEMBER_LIST) or (
-            bool(self._board.tally.tracked_roles) and self._role_counts_work is False
-        )
-
-    async def _refresh_role_counts(self) -> None:
-        """Read Discord's role member counts; without the endpoint, fall back to the member list."""
-        try:
-            counts = await self._port.fetch_role_member_counts()
-        except PermanentDiscordError as exc:
-            self._role_counts_work = False
-            self._board.set_role_counts(None)
-            if not self._settings.members_intent:
-                self._log.warning("counter.role_counts_unavailable", error=str(exc), fallback=None)
-                for worker in self._workers.values():
-                    roles = sorted(key for key in worker.template.keys if role_of(key) is not None)
-                    if roles:
-                        worker.block(pause_for_members_intent(" and ".join(f"{{{key}}}" for key in roles)))
-                return
-            self._log.info("counter.role_counts_unavailable", error=str(exc), fallback="member list")
-            self._member_pass.wake()
-            return
-        self._role_counts_work = True
-        self._board.set_role_counts(counts)
-        self._refresh_workers()
-
-    async def _pass_members(self) -> None:
-        """Count bots and role holders with one pass over the member list, when a template needs them."""
-        if not self._needs_member_list():
-            return
-        tally = self._board.tally
-        tally.begin_pass()
-        began = self._clock.monotonic()
-        try:
-            seen = await self._port.scan_members(tally.add_chunk)
-        except BaseException:
-            tally.abandon_pass()
-            raise
-        tally.finish_pass()
-        self._refresh_workers()
-        self._log.info(
-            "counter.member_pass_done",
-            members=seen,
-            bots=tally.bots,
-            seconds=round(self._clock.monotonic() - began, 3),
-        )
-
-    def _pass_failed(self, exc: Exception, retry_in: float | None) -> None:
-        """Log a member-list pass that failed; the loop tries again after `retry_in`."""
-        self._log.warning("counter.member_pass_failed", error=describe_error(exc), retry_in=retry_in)
-
-    async def _baseline_bans(self) -> None:
-        """Count bans; without the permission, say what to fix and wait for the next session."""
-        try:
-            await self.rebaseline_bans()
-        except PermanentDiscordError as exc:
-            self._log.error(
-                "counter.bans_unavailable",
-                error=str(exc),
-                fix=exc.fix or BANS_FIX,
-            )
-
-    def _baseline_failed(self, exc: Exception, retry_in: float | None) -> None:
-        """Log a ban count that failed transiently; the loop tries again after `retry_in`."""
-        self._log.warning(
-            "counter.bans_baseline_failed",
-            error=describe_error(exc),
-            retry_in=retry_in,
-        )
 
     def _refresh_failed(self, exc: Exception, retry_in: float | None) -> None:
         """Log a failed count refresh; the next round tries again."""
