@@ -74,8 +74,11 @@ def cmd_config(_: argparse.Namespace) -> int:
     for name, value in shown.items():
         print(f"{name.ljust(width)}  {value}")
     print("\nCounters (channel, template, from):")
-    for spec in [*configured_counters(settings), *read_command_counters(settings.data_dir)]:
+    counters = [*configured_counters(settings), *read_command_counters(settings.data_dir)]
+    for spec in counters:
         print(f"  {spec.channel_id}  {spec.template}  from {spec.origin}")
+    if not counters:
+        print("  none yet: run /setup in Discord once the bot runs, or declare them in COUNTERS_FILE")
     return 0
 
 

@@ -67,6 +67,16 @@ def test_config_lists_every_counter_and_where_it_comes_from(monkeypatch, capsys,
     assert "123456789012345678  🤖 Bots: {bots:,}  from COUNTERS_FILE counter 1" in out
 
 
+def test_config_without_counters_says_how_to_make_them(monkeypatch, capsys, tmp_path):
+    """With no counter variables and no file, `config` points at /setup and COUNTERS_FILE."""
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch)
+    for name in ("MEMBER_COUNT_CHANNEL_ID", "ONLINE_COUNT_CHANNEL_ID", "BAN_COUNT_CHANNEL_ID"):
+        monkeypatch.delenv(name)
+    assert main(["config"]) == 0
+    assert "none yet: run /setup in Discord" in capsys.readouterr().out
+
+
 def test_a_bad_counters_file_stops_every_command_with_exit_2(monkeypatch, capsys, tmp_path):
     """A template an attacker could abuse is refused before anything runs, naming the file and the table."""
     monkeypatch.chdir(tmp_path)
