@@ -155,7 +155,7 @@ class MemberRequests:
                 session, [], nonce, [], presences=presences
             )  # the list needs the members intent
             return
-        wait = self._all_members_limit.acquire(session.id)
+        wait = self._all_members_limit.acquire(self._state.guild_id)  # per guild, whatever the session
         if wait > 0:
             meta = {"guild_id": str(self._state.guild_id), "nonce": nonce}
             event = {"opcode": OP_REQUEST_MEMBERS, "retry_after": wait, "meta": meta}

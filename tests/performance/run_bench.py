@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from tests.performance.bench_counters import bench_counters
 from tests.performance.bench_events import bench_events
 from tests.performance.bench_memory import bench_memory
 from tests.performance.bench_raid import bench_raid
@@ -42,8 +43,9 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "store": ("4. Store flush vs history size and day size", bench_store),
     "steady": ("5. Steady state, REST per simulated hour", bench_steady),
     "raid": ("6. Simulated one-hour raid", bench_raid),
+    "counters": ("7. Every counter kind", bench_counters),
 }
-ORDER = ("store", "events", "startup", "memory", "steady", "raid")
+ORDER = ("store", "events", "startup", "memory", "counters", "steady", "raid")
 
 
 async def run_one(name: str, title: str, bench: Bench) -> BenchResult:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.performance.bench_counters import bench_counters
 from tests.performance.bench_events import bench_events
 from tests.performance.bench_memory import bench_memory
 from tests.performance.bench_raid import bench_raid
@@ -28,6 +29,7 @@ TINY: dict[str, Callable[[], Awaitable[BenchResult]]] = {
     "store": lambda: bench_store(history_days=(1, 5), today_events=50, repeats=3),
     "steady": lambda: bench_steady(time_scale=720.0, settle=0.5),
     "raid": lambda: bench_raid(time_scale=720.0, rate=100.0),
+    "counters": lambda: bench_counters(sizes=(100, 5_000), settle=0.3, second_pass=False),
 }
 
 

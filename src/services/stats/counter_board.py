@@ -103,9 +103,13 @@ class MemberTally:
 
     # --- the pass -------------------------------------------------------------------------------------
 
-    def begin_pass(self) -> None:
-        """Start counting from scratch; events from now on are remembered for the correction."""
-        self._pass = _Count.empty(self._tracked)
+    def begin_pass(self, *, roles: bool = True) -> None:
+        """Start counting from scratch; events from now on are remembered for the correction.
+
+        Without `roles` the pass counts bots only: Discord's role member counts already give the roles, so
+        no holder ids are kept.
+        """
+        self._pass = _Count.empty(self._tracked if roles else ())
         self._touched = {}
 
     def add_chunk(self, members: Iterable[MemberInfo]) -> None:

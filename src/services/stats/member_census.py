@@ -115,7 +115,7 @@ class MemberCensus:
         if not self._needs_list():
             return
         tally = self._board.tally
-        tally.begin_pass()
+        tally.begin_pass(roles=self._role_counts_work is not True)
         began = self._clock.monotonic()
         try:
             seen = await self._port.scan_members(tally.add_chunk)

@@ -115,6 +115,22 @@ async def test_second_request_within_30s_is_rate_limited(
     assert (limited["opcode"], limited["meta"]["nonce"], limited["retry_after"] > 0) == (8, "pass-2", True)
 
 
+async def test_the_30s_limit_is_per_guild_not_per_session(
+    session: aiohttp.ClientSession, big: Sandbox
+) -> None:
+    """A new session does not get a fresh all-members request: Discord limits it per guild."""
+    first, _ = await connected(session, big)
+    await first.send(8, all_members(big))
+    async for _ in chunks(first, "pass-1"):
+        pass
+    await first.ws.close()
+    second, _ = await connected(session, big)
+    await second.send(8, all_members(big, "pass-2"))
+    limited = (await second.recv_until("RATE_LIMITED"))["d"]
+    await second.ws.close()
+    assert limited["meta"]["nonce"] == "pass-2"
+
+
 async def test_resume_replays_chunks_as_sent(session: aiohttp.ClientSession, big: Sandbox) -> None:
     """Chunks kept for RESUME hold no members; rebuilt on replay, they carry the same members."""
     client, guild_create = await connected(session, big)

@@ -351,3 +351,13 @@ def test_events_during_a_pass_still_move_the_last_count() -> None:
     tally.add_chunk(EVERYONE)
     tally.finish_pass()
     assert tally.bots == 2
+
+
+def test_a_pass_without_roles_keeps_no_holder_ids() -> None:
+    """When Discord's role counts work the pass counts bots only; the roles stay unknown to the tally."""
+    tally = MemberTally([ROLE])
+    tally.begin_pass(roles=False)
+    tally.add_chunk(EVERYONE)
+    tally.finish_pass()
+    tally.joined(NEW_HOLDER)
+    assert (tally.bots, tally.holders(ROLE)) == (1, None)
