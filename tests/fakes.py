@@ -10,7 +10,7 @@ from typing import Any
 
 from src.core.config import Settings, load_settings
 from src.core.exceptions import PermanentDiscordError, StoreError, TransientDiscordError
-from src.types.models import ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
+from src.types.models import Attachment, ChannelStats, CounterKind, DailyStats, Embed, StoreHealth
 from src.types.ports import (
     ALL_USER_IDS,
     ChannelInfo,
@@ -58,6 +58,7 @@ class Call:
     channel_id: int | None = None
     message_id: int | None = None
     embed: Embed | None = None
+    files: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,15 @@ class FakeDiscord:
 
     # --- messages --------------------------------------------------------------------------------------
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
-        self.calls.append(Call("send", self.clock.now(), channel_id, None, embed))
+        self.calls.append(Call("send", self.clock.now(), channel_id, None, embed, tuple(files)))
         if self.fail_sends:
             self.fail_sends -= 1
             raise TransientDiscordError("503 Service Unavailable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -13,7 +14,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from src.core.bot import WatchedGuild
 from src.core.exceptions import PermanentDiscordError, RateLimitedError, TransientDiscordError
 from src.core.member_scan import MemberChunks
-from src.types.models import Embed
+from src.types.models import Attachment, Embed
 from src.types.ports import (
     ALL_USER_IDS,
     ChannelInfo,
@@ -75,6 +76,11 @@ def _ban_page_wait(state: RetryCallState) -> float:
     return max(wait, error.retry_after) if isinstance(error, RateLimitedError) else wait
 
 
+def to_discord_files(files: Sequence[Attachment]) -> list[discord.File]:
+    """Turn attachments into discord.py files (a fresh buffer each: discord.py reads and closes them)."""
+    return [discord.File(io.BytesIO(f.data), filename=f.filename, description=f.description) for f in files]
+
+
 def to_discord_embed(embed: Embed) -> discord.Embed:
     """Convert the services' embed model into discord.py's."""
     result = discord.Embed(
@@ -87,6 +93,8 @@ def to_discord_embed(embed: Embed) -> discord.Embed:
         result.add_field(name=field.name, value=field.value, inline=field.inline)
     if embed.footer:
         result.set_footer(text=embed.footer)
+    if embed.image:
+        result.set_image(url=embed.image)
     return result
 
 
@@ -274,15 +282,23 @@ class DiscordAdapter:
             await self._client.http.edit_channel(channel_id, name=name)
 
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
-        """Post an embed and return the message's id (with a nonce, Discord posts it at most once)."""
+        """Post an embed with its files and return the message's id (with a nonce, posted at most once)."""
         channel = self._messageable(channel_id)
+        options: dict[str, Any] = {"content": content, "embed": to_discord_embed(embed)}
+        if files:
+            options["files"] = to_discord_files(files)
+        if nonce is not None:
+            options["nonce"] = nonce  # discord.py sends `enforce_nonce` with every nonce
         async with translate_errors("send message", channel_id):
-            if nonce is None:
-                message = await channel.send(content=content, embed=to_discord_embed(embed))
-            else:  # discord.py sends `enforce_nonce` with every nonce
-                message = await channel.send(content=content, embed=to_discord_embed(embed), nonce=nonce)
+            message = await channel.send(**options)
         return message.id
 
     async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from src.core.exceptions import CircuitOpenError, TransientDiscordError
-from src.types.models import Embed
+from src.types.models import Attachment, Embed
 from src.types.ports import (
     ChannelInfo,
     ChannelKind,
@@ -124,10 +124,18 @@ class ResilientDiscord:
         await self._guarded(lambda: self._inner.rename_channel(channel_id, name))
 
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
-        """Post an embed."""
-        return await self._guarded(lambda: self._inner.send_message(channel_id, embed, content, nonce=nonce))
+        """Post an embed with its files."""
+        return await self._guarded(
+            lambda: self._inner.send_message(channel_id, embed, content, nonce=nonce, files=files)
+        )
 
     async def recent_messages(self, channel_id: int, limit: int = 100) -> list[PostedMessage]:
         """Read a channel's newest messages."""

@@ -175,6 +175,7 @@ class Embed(BaseModel):
     fields: list[EmbedField] = Field(default_factory=list)
     footer: str | None = None
     timestamp: datetime | None = None
+    image: str | None = None  # "attachment://chart.png": a picture attached to the same message
 
     def field(self, name: str) -> str | None:
         """The value of the field called `name`, or None."""
@@ -192,6 +193,18 @@ class Embed(BaseModel):
         if self.footer:
             lines += ["", self.footer]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file posted with a message: a chart PNG or an export CSV."""
+
+    filename: str
+    data: bytes
+    description: str | None = None  # alt text: what Discord shows screen readers
+
+    def __repr__(self) -> str:
+        return f"Attachment({self.filename!r}, {len(self.data)} bytes)"
 
 
 @dataclass

@@ -8,8 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from src.types.charts import ChartSpec
 from src.types.models import (
     Alert,
+    Attachment,
     BreakerSnapshot,
     ChannelStats,
     CounterKind,
@@ -159,9 +161,15 @@ class DiscordPort(Protocol):
         ...
 
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
-        """Post an embed and return the message's id.
+        """Post an embed (with `files` attached) and return the message's id.
 
         With a `nonce`, Discord refuses to post the same nonce twice within a few minutes and answers with
         the message already posted (`enforce_nonce`).
@@ -271,6 +279,14 @@ class JsonStore(Protocol):
 
     async def read_lines(self, name: str) -> list[Any]:
         """Return the parsed complete lines of the journal `name` ([] if none), minus a torn last line."""
+        ...
+
+
+class ChartRenderer(Protocol):
+    """Draws a chart as PNG bytes (`src.utils.charts.ProcessChartRenderer` in production)."""
+
+    async def render(self, spec: ChartSpec) -> bytes:
+        """Return the PNG of `spec`, drawn without blocking the event loop."""
         ...
 
 
