@@ -36,6 +36,7 @@ from src.types.ports import Clock
 from src.utils.breaker import BreakerRegistry
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
+from src.utils.run_lock import DataDirBusy, RunLock
 from src.utils.store import AtomicJsonStore
 from src.utils.text import describe_error
 
@@ -198,6 +199,21 @@ class StatsBotApp:
 
 async def run_bot(settings: Settings, *, clock: Clock | None = None) -> int:
     """Run until SIGTERM/SIGINT (exit 0); a rejected token or missing intent exits 1 with one clear line."""
+    lock = RunLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusy as exc:
+        fix = "stop that StatsBot, or give this one its own DATA_DIR"
+        log.error("bot.data_dir_busy", error=str(exc), fix=fix)
+        return EXIT_LOGIN
+    try:
+        return await _run_locked(settings, clock)
+    finally:
+        lock.release()
+
+
+async def _run_locked(settings: Settings, clock: Clock | None) -> int:
+    """The run itself, while this process holds DATA_DIR's lock."""
     with discord_endpoints(settings):
         app = StatsBotApp(settings, clock=clock)
         loop = asyncio.get_running_loop()

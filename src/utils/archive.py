@@ -15,6 +15,7 @@ from pathlib import Path
 PREFIX = "statsbot-"
 SUFFIX = ".tar.gz"
 _SKIPPED_MARKS = (".tmp-", ".corrupt-")  # half-written temp files and quarantined copies are not history
+_SKIPPED_NAMES = frozenset({".statsbot.lock"})  # the running bot's lock (src.utils.run_lock) is no data
 _STORE_BACKUP = re.compile(r"\.bak[0-9]+\Z")  # the store's own previous versions: the archive is the backup
 
 
@@ -114,6 +115,7 @@ def _files_of(root: Path, *, skip: Path) -> list[Path]:
             here / name
             for name in names
             if not any(mark in name for mark in _SKIPPED_MARKS)
+            and name not in _SKIPPED_NAMES
             and not _STORE_BACKUP.search(name)
             and (here / name).is_file()
         )

@@ -191,6 +191,28 @@ class AtomicJsonStore:
         self._dropped_reported = {seen for seen in self._dropped_reported if seen[0] != name}
         self._settle("delete", name, done)
 
+    async def purge_copies(self, name: str, naming: bytes) -> list[str]:
+        """Delete the backups and quarantined copies of `name` whose bytes contain `naming`; return them.
+
+        For erasing one person's data: the main file is rewritten first, and its older versions still
+        hold what was erased.
+        """
+        path = self._path(name)
+
+        def purge() -> list[str]:
+            removed = []
+            for copy in [*_backups_of(path), *_quarantined_of(path)]:
+                raw = _read_if_present(copy)
+                if raw is not None and naming in raw:
+                    with suppress(FileNotFoundError):
+                        os.unlink(copy)
+                    removed.append(self._relative(copy))
+            if removed:
+                _fsync_dir(path.parent)
+            return removed
+
+        return await asyncio.to_thread(purge)
+
     async def names(self, folder: str, suffix: str = ".json") -> list[str]:
         """Names (relative to root, sorted) of the current documents directly inside `folder`."""
         parts = _split_name(folder, allow_empty=True)
@@ -589,6 +611,16 @@ def _backups_of(path: Path) -> list[Path]:
         if n.startswith(prefix) and n[len(prefix) :].isascii() and n[len(prefix) :].isdigit()
     ]
     return [path.with_name(n) for _, n in sorted(numbered)]
+
+
+def _quarantined_of(path: Path) -> list[Path]:
+    """Quarantined copies of `path` (`<name>.corrupt-<stamp>[-<n>]`)."""
+    prefix = f"{path.name}.corrupt-"
+    try:
+        names = os.listdir(path.parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [path.with_name(n) for n in sorted(names) if n.startswith(prefix)]
 
 
 def _quarantine(path: Path, stamp: str) -> Path:

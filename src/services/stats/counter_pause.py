@@ -78,3 +78,11 @@ def pause_for_members_intent(keys: str) -> Pause:
 def pause_for_rejection(channel_id: int, exc: PermanentDiscordError) -> Pause:
     """Return the pause for a rename Discord refused although the channel looked renameable."""
     return Pause("rename_rejected", exc.fix or permissions_fix(channel_id), str(exc))
+
+
+NO_GOAL = "no_goal"
+
+
+def pause_for_no_goal() -> Pause:
+    """Return the pause for a counter showing `{goal}` while no goal is set."""
+    return Pause(NO_GOAL, "set a member goal with /goal set, or /counter edit this counter without {goal}")

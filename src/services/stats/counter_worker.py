@@ -161,17 +161,21 @@ class CounterWorker:
         return self._pause.reason if self._pause else None
 
     async def _check(self) -> None:
-        """Fetch the channel; pause it on a permanent error; raise on a transient one."""
-        if self._blocked is not None:
-            return
+        """Fetch the channel; pause it on a permanent error; raise on a transient one.
+
+        A blocked counter is still looked at, so its status shows the name the channel really has.
+        """
         try:
             info = await self._port.fetch_channel(self.channel_id)
         except PermanentDiscordError as exc:
-            self._set_pause(pause_for_missing(self.channel_id, self.spec.setting, exc))
+            if self._blocked is None:
+                self._set_pause(pause_for_missing(self.channel_id, self.spec.setting, exc))
             return
         if info.name != self._shown:
             self._shown, self._shown_values = info.name, None  # renamed by someone else: wrong by how much?
         self._checked = True
+        if self._blocked is not None:
+            return
         pause = pause_for_channel(info)
         if pause is None and self._pause is not None:
             self._log.info("counter.resumed", previous_reason=self._pause.reason)
@@ -182,9 +186,20 @@ class CounterWorker:
         self._update_pending()
 
     def block(self, pause: Pause) -> None:
-        """Pause for good: the counter's data cannot be had (a channel check does not lift it)."""
+        """Pause until `unblock`: the counter's data cannot be had (a channel check does not lift it)."""
         self._blocked = pause
         self._set_pause(pause)
+
+    def unblock(self, reason: str) -> None:
+        """Lift a `block` of `reason` (its data is back); the channel is checked again before renaming."""
+        if self._blocked is None or self._blocked.reason != reason:
+            return
+        self._blocked = None
+        if self._pause is not None and self._pause.reason == reason:
+            self._log.info("counter.resumed", previous_reason=reason)
+            self._pause, self._checked = None, False
+        self._update_pending()
+        self._loop.wake()
 
     def _set_pause(self, pause: Pause) -> None:
         """Stop renaming until resumed; logged once per reason so logs are not flooded."""

@@ -16,7 +16,13 @@ from src.core.exceptions import StoreError
 from src.services.stats.ban_count import BanCount
 from src.services.stats.budget import RenameBudget
 from src.services.stats.counter_board import CountBoard, MemberTally, role_of
-from src.services.stats.counter_pause import Pause, pause_for_members_intent, pause_for_template
+from src.services.stats.counter_pause import (
+    NO_GOAL,
+    Pause,
+    pause_for_members_intent,
+    pause_for_no_goal,
+    pause_for_template,
+)
 from src.services.stats.counter_worker import CounterWorker
 from src.services.stats.goal_keeper import GoalKeeper
 from src.services.stats.member_census import MemberCensus
@@ -304,9 +310,15 @@ class CounterService:
                 worker.block(pause_for_members_intent(" and ".join(f"{{{key}}}" for key in roles)))
 
     def _show_goal(self) -> None:
-        """Put the goal's target on the board (`{goal}` waits while no goal is set)."""
+        """Put the goal's target on the board; without a goal, `{goal}` counters pause with the fix."""
         target = None if self._goals is None else self._goals.target
         self._board.set_optional(CounterKind.GOAL, target)
+        for worker in self._workers.values():
+            if CounterKind.GOAL in worker.template.keys:
+                if target is None:
+                    worker.block(pause_for_no_goal())
+                else:
+                    worker.unblock(NO_GOAL)
 
     def _values(self) -> dict[str, int]:
         """Return every known value for the workers' templates."""

@@ -45,9 +45,12 @@ def announcements(port: FakeDiscord) -> list[str]:
 async def test_goal_counter_waits_for_a_goal_then_shows_the_target(
     start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
-    """Without a goal `{goal}` has no value and the channel keeps its name; /goal set fills it in."""
+    """Without a goal the `{goal}` counter keeps its name, paused with the fix; /goal set fills it in."""
     run = await start_stack([GOAL_SPEC])
     assert port.name(GOAL_COUNTER) == "counter"
+    assert [s.paused_reason for s in run.counters.counter_states() if s.channel_id == GOAL_COUNTER] == [
+        "no_goal"
+    ]
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     run.counters.goal_changed()
     await clock.advance(0)
@@ -140,10 +143,10 @@ async def test_a_target_already_reached_is_refused_with_the_count(
     assert run.goals.goal is None
 
 
-async def test_clear_removes_the_goal_and_the_counter_keeps_its_last_name(
+async def test_clear_pauses_goal_counters_with_the_fix_and_a_new_goal_resumes_them(
     start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
-    """/goal clear forgets the goal; `{goal}` has no value, so the channel is not renamed to nonsense."""
+    """/goal clear: a `{goal}` counter keeps its name, paused saying to /goal set; a new goal resumes it."""
     run = await start_stack([GOAL_SPEC])
     await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     run.counters.goal_changed()
@@ -154,6 +157,15 @@ async def test_clear_removes_the_goal_and_the_counter_keeps_its_last_name(
     await clock.advance(900)
     assert port.name(GOAL_COUNTER) == "🎯 1,234 / 1,300"
     assert store.document(GOALS_FILE)["guilds"][str(GUILD)] == {}
+    [paused] = [s for s in run.counters.counter_states() if s.channel_id == GOAL_COUNTER]
+    assert (paused.paused_reason, paused.paused_fix) == (
+        "no_goal",
+        "set a member goal with /goal set, or /counter edit this counter without {goal}",
+    )
+    await run.goals.set_goal(target=1500, step=100, channel_id=ANNOUNCE, current=1240)
+    run.counters.goal_changed()
+    await clock.advance(900)
+    assert port.name(GOAL_COUNTER) == "🎯 1,240 / 1,500"
 
 
 async def test_a_channel_the_bot_cannot_post_in_logs_the_fix_and_drops_the_announcement(
