@@ -25,6 +25,8 @@ from tests.clock import ManualClock
 
 GUILD = 42
 BOT_USER = 4242
+# Roles FakeDiscord's guild has: the ids the counter tests use in {role:ID} templates.
+KNOWN_ROLES = (123456789012345678, 555000000000000001, 555000000000000002, 555000000000000003)
 TEST_TOKEN = "test-token-7f3a9c-must-never-leak"
 BASE_SETTINGS: dict[str, Any] = {
     "bot_token": TEST_TOKEN,
@@ -100,7 +102,9 @@ class FakeDiscord:
         self.fail_presence = 0
         self.connected = True
         self.latency_s: float | None = 0.085
-        self.facts: GuildFacts | None = GuildFacts(boosts=3, boost_tier=1, channels=12, roles=5)
+        self.facts: GuildFacts | None = GuildFacts(
+            boosts=3, boost_tier=1, channels=12, roles=5, role_ids=frozenset({GUILD, *KNOWN_ROLES})
+        )
         self.role_counts: dict[int, int] | Exception = {}
         self.member_list: list[MemberInfo] = []  # what a member-list pass sees, in chunks of `chunk_size`
         self.chunk_size = 1000

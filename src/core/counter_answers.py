@@ -12,7 +12,12 @@ from src.types.ports import Clock
 from src.utils.text import clip
 
 GREEN, AMBER, BLUE = 0x57F287, 0xFEE75C, 0x5865F2
-MAX_FIELDS = 24  # Discord allows 25 fields; the last one says how many more there are
+MAX_FIELDS = 25  # Discord's limit on an embed's fields
+SOURCES = {
+    "environment": "from the environment",
+    "file": "from COUNTERS_FILE",
+    "command": "made with /counter",
+}
 GOAL_EXAMPLE = "🎯 {members:,} / {goal:,}"
 
 
@@ -29,8 +34,8 @@ def counter_lines(state: ChannelStats, now: datetime) -> str:
     """One counter for `/counter list`: where, from where, its value and name, and what it waits for."""
     value = "unknown yet" if state.value is None else f"{state.value:,}"
     lines = [
-        f"<#{state.channel_id}> · from {state.source.value}",
-        f"template `{clip(state.template, 120)}` · value {value}",
+        f"<#{state.channel_id}> · {SOURCES.get(state.source.value, state.source.value)}",
+        f"template `{clip(state.template, 120)}` · {state.key} {value}",
         f"shows `{clip(state.shown_name or '(not checked yet)', 100)}`",
     ]
     if state.paused_reason:
@@ -95,12 +100,13 @@ class CounterAnswers:
     def list(self) -> Embed:
         """Answer `/counter list`."""
         states, now = self._admin.counters(), self._clock.now()
+        shown = states if len(states) <= MAX_FIELDS else states[: MAX_FIELDS - 1]
         fields = [
             EmbedField(name=clip(s.shown_name or s.label, 256), value=clip(counter_lines(s, now), 1024))
-            for s in states[:MAX_FIELDS]
+            for s in shown
         ]
-        if len(states) > MAX_FIELDS:
-            fields.append(EmbedField(name="…", value=f"and {len(states) - MAX_FIELDS} more"))
+        if len(shown) < len(states):
+            fields.append(EmbedField(name="…", value=f"and {len(states) - len(shown)} more"))
         return Embed(
             title=f"📊 Counters ({len(states)})",
             description="" if states else "No counters yet: run /setup, or /counter add with a template.",

@@ -140,6 +140,7 @@ class DiscordAdapter:
             boost_tier=guild.premium_tier,
             channels=sum(1 for c in guild.channels if not isinstance(c, discord.CategoryChannel)),
             roles=max(0, len(guild.roles) - 1),  # @everyone is every member, not a role anyone chose
+            role_ids=frozenset(role.id for role in guild.roles),
         )
 
     async def fetch_role_member_counts(self) -> dict[int, int]:

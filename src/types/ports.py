@@ -85,6 +85,7 @@ class GuildFacts:
     boost_tier: int
     channels: int  # every channel except categories
     roles: int  # every role except @everyone
+    role_ids: frozenset[int] = frozenset()  # every role's id, @everyone's included
 
 
 @dataclass(frozen=True, slots=True)

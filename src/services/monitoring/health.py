@@ -68,7 +68,11 @@ def counters_summary(counters: Sequence[ChannelStats], now: datetime) -> EmbedFi
     lines = []
     for counter in counters:
         state = "⏸️ paused" if counter.paused_reason else "⚠️ failing" if counter.last_error else "✅"
-        pending = " (next: changing)" if counter.pending_name and not counter.paused_reason else ""
+        pending = ""
+        if counter.pending_name and not counter.paused_reason and counter.next_rename_at is not None:
+            pending = (
+                f" (next <t:{int(counter.next_rename_at.timestamp())}:R>)"  # Discord shows "in 3 minutes"
+            )
         lines.append(f"{state} `{clip(counter.shown_name or '(not shown yet)', 60)}`{pending}")
     text = "\n".join(lines) if lines else "none"
     return embed_field(f"Counters ({len(counters)})", text, inline=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from src.core.exceptions import PermanentDiscordError, StoreError
+from src.services.stats.counter_board import role_of
 from src.services.stats.counters import CounterService
 from src.services.stats.templates import CounterTemplate
 from src.types.models import ChannelStats, CounterSource, CounterSpec
@@ -56,6 +57,7 @@ class CounterAdmin:
         self._counters = counters
         self._guild_id: int | None = None
         self._category_id: int | None = None
+        self._shadowed: list[Any] = []  # saved entries whose channel another source's counter holds
         self._document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "guilds": {}}
         self._log = get_logger(__name__, service="stats")
 
@@ -71,32 +73,41 @@ class CounterAdmin:
             self._document = data
         entry = self._document["guilds"].get(str(guild_id)) or {}
         self._category_id = _snowflake(entry.get("category_id"))
-        taken = {spec.channel_id for spec in self._counters.specs()}
+        taken = {spec.channel_id: spec for spec in self._counters.specs()}
         for item in entry.get("counters") or ():
             channel_id, template = _snowflake(item.get("channel_id")), item.get("template")
-            if channel_id is None or not isinstance(template, str) or channel_id in taken:
-                self._log.warning("counters.state_entry_skipped", entry=str(item)[:200])
+            if channel_id is None or not isinstance(template, str):
+                self._log.warning(
+                    "counters.state_entry_skipped", entry=str(item)[:200], reason="not a counter"
+                )
+                continue
+            if channel_id in taken:
+                # Kept in the file, not shown: the operator's counter wins until one of them is removed.
+                self._shadowed.append(item)
+                self._log.warning(
+                    "counters.state_entry_shadowed",
+                    channel_id=channel_id,
+                    template=template,
+                    reason=f"the channel already shows a counter from {taken[channel_id].origin}",
+                    fix="remove that counter, or move this one with /counter remove and /counter add",
+                )
                 continue
             # A template edited by hand into something unusable is kept, paused with the fix, not dropped.
-            await self._counters.add_counter(
-                CounterSpec(channel_id, template, CounterSource.COMMAND), strict=False
-            )
-            taken.add(channel_id)
+            spec = CounterSpec(channel_id, template, CounterSource.COMMAND)
+            await self._counters.add_counter(spec, strict=False)
+            taken[channel_id] = spec
 
     # --- /setup -------------------------------------------------------------------------------------------
 
     async def setup(self) -> SetupReport:
         """Create the category and the default counters that are missing; reuse what exists."""
         report = SetupReport()
-        shown = {self._main_key(spec): spec for spec in self._counters.specs()}
         missing = []
         for text in DEFAULT_COUNTERS:
             template = CounterTemplate.parse(text)
-            existing = shown.get(template.main_key)
+            existing = self._showing_only(template.main_key)
             if existing is not None and await self._exists(existing.channel_id):
-                report.reused.append(
-                    f"{template.main_key}: <#{existing.channel_id}> (from {existing.origin})"
-                )
+                report.reused.append(f"{template.main_key}: <#{existing.channel_id}>, from {existing.origin}")
                 continue
             if existing is not None and existing.source is CounterSource.COMMAND:
                 await self._counters.remove_counter(existing.channel_id)  # its channel was deleted
@@ -121,9 +132,13 @@ class CounterAdmin:
     async def add(self, text: str, channel_id: int | None) -> ChannelStats:
         """Add a counter showing `text` in `channel_id`, or in a new voice channel in StatsBot's category."""
         template = CounterTemplate.parse(text)  # TemplateError: said to the user as it is
-        if len(self._counters.specs()) >= MAX_COUNTERS:
+        if channel_id is not None:
+            self._refuse_taken(channel_id)
+        self._refuse_unknown_roles(template)
+        count = len(self._counters.specs())
+        if count >= MAX_COUNTERS:
             raise CounterAdminError(
-                f"This server already has {MAX_COUNTERS} counters, the most StatsBot keeps; "
+                f"This server has {count} counters and StatsBot shows at most {MAX_COUNTERS}; "
                 "remove one with /counter remove first."
             )
         if channel_id is None:
@@ -136,8 +151,6 @@ class CounterAdmin:
                 channel_id = (await self._create_counter_channel(template, category)).channel_id
             except PermanentDiscordError as exc:
                 raise CounterAdminError(f"{exc}. Fix: {MANAGE_CHANNELS_FIX}.") from exc
-        else:
-            self._refuse_taken(channel_id)
         state = await self._counters.add_counter(CounterSpec(channel_id, text, CounterSource.COMMAND))
         await self._save()
         return state
@@ -145,7 +158,7 @@ class CounterAdmin:
     async def edit(self, channel_id: int, text: str) -> ChannelStats:
         """Give the command-made counter of `channel_id` a new template."""
         spec = self._own(channel_id)
-        CounterTemplate.parse(text)
+        self._refuse_unknown_roles(CounterTemplate.parse(text))
         await self._counters.remove_counter(channel_id)
         state = await self._counters.add_counter(CounterSpec(channel_id, text, spec.source))
         await self._save()
@@ -175,9 +188,21 @@ class CounterAdmin:
             )
         if spec.source is not CounterSource.COMMAND:
             raise CounterAdminError(
-                f"<#{channel_id}> is a counter from {spec.origin}; change it there, not with a command."
+                f"<#{channel_id}> is a counter from {spec.origin}: change or unset it there and restart "
+                "the bot; commands change only the counters they made."
             )
         return spec
+
+    def _refuse_unknown_roles(self, template: CounterTemplate) -> None:
+        """Refuse `{role:ID}` of a role this server does not have: it would show 0 for ever."""
+        known = self._counters.known_roles()
+        roles = sorted(role for key in template.keys if (role := role_of(key)) is not None)
+        unknown = [role for role in roles if known is not None and role not in known]
+        if unknown:
+            raise CounterAdminError(
+                f"This server has no role {unknown[0]}: copy the role's id with Developer Mode on "
+                "(Server Settings > Roles > right-click the role > Copy Role ID)."
+            )
 
     def _refuse_taken(self, channel_id: int) -> None:
         if any(spec.channel_id == channel_id for spec in self._counters.specs()):
@@ -185,12 +210,16 @@ class CounterAdmin:
                 f"<#{channel_id}> already shows a counter; use /counter edit to change it."
             )
 
-    @staticmethod
-    def _main_key(spec: CounterSpec) -> str | None:
-        try:
-            return CounterTemplate.parse(spec.template, count_key=spec.count_key).main_key
-        except ValueError:
-            return None
+    def _showing_only(self, key: str) -> CounterSpec | None:
+        """Return the first counter whose template shows `key` and nothing else (the original's first)."""
+        for spec in self._counters.specs():
+            try:
+                keys = CounterTemplate.parse(spec.template, count_key=spec.count_key).keys
+            except ValueError:
+                continue
+            if keys == {key}:
+                return spec
+        return None
 
     async def _exists(self, channel_id: int) -> bool:
         """Whether the channel is still there (a transient failure counts as there: nothing is duplicated)."""
@@ -249,9 +278,12 @@ class CounterAdmin:
         entry = {
             "category_id": None if self._category_id is None else str(self._category_id),
             "counters": [
-                {"channel_id": str(spec.channel_id), "template": spec.template}
-                for spec in self._counters.specs()
-                if spec.source is CounterSource.COMMAND
+                *(
+                    {"channel_id": str(spec.channel_id), "template": spec.template}
+                    for spec in self._counters.specs()
+                    if spec.source is CounterSource.COMMAND
+                ),
+                *self._shadowed,
             ],
         }
         self._document = {
@@ -278,7 +310,7 @@ def command_counters(document: Any) -> dict[int, list[CounterSpec]]:
             template = item.get("template") if isinstance(item, dict) else None
             if channel_id is not None and isinstance(template, str):
                 spec = CounterSpec(
-                    channel_id, template, CounterSource.COMMAND, setting=f"/counter (server {key})"
+                    channel_id, template, CounterSource.COMMAND, setting=f"/setup or /counter (server {key})"
                 )
                 found.setdefault(guild_id, []).append(spec)
     return found

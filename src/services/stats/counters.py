@@ -235,6 +235,11 @@ class CounterService:
         """Return every counter's declaration, in the order they were added."""
         return [worker.spec for worker in self._workers.values()]
 
+    def known_roles(self) -> frozenset[int] | None:
+        """Return the ids of the guild's roles (None before the guild is known)."""
+        facts = self._port.guild_facts()
+        return None if facts is None else facts.role_ids
+
     def preview(self, template: CounterTemplate) -> str | None:
         """Return the name `template` would show now (None while a value it needs is unknown)."""
         return template.render(self._values())

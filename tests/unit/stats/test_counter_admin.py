@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from structlog.testing import capture_logs
 
 from src.core.exceptions import PermanentDiscordError
 from src.services.stats.counter_admin import CATEGORY_NAME, MAX_COUNTERS, STATE_FILE, CounterAdminError
@@ -194,7 +195,7 @@ async def test_environment_counters_cannot_be_edited_or_removed_by_command(
     bot = await start_stack()
     with pytest.raises(CounterAdminError, match=r"from environment \(MEMBER_COUNT_CHANNEL_ID\)"):
         await bot.answers.remove(1001, delete_channel=True)
-    with pytest.raises(CounterAdminError, match="change it there"):
+    with pytest.raises(CounterAdminError, match="change or unset it there and restart the bot"):
         await bot.answers.edit(1001, "{members}")
     assert 1001 in port.channels
     assert len(bot.counters.specs()) == 3
@@ -225,8 +226,8 @@ async def test_counter_list_shows_value_name_source_and_pause_fix(
     embed = bot.answers.list()
     assert embed.title == "📊 Counters (3)"
     members = embed.field("👥 Members: 1,234") or ""
-    assert "<#1001> · from environment" in members
-    assert "value 1,234" in members
+    assert "<#1001> · from the environment" in members
+    assert "members 1,234" in members
     bans = embed.field("bans") or ""
     assert "⏸️ paused (text_channel)" in bans
     assert "use a voice channel" in bans
@@ -256,6 +257,44 @@ async def test_counter_add_refuses_a_26th_counter(
     for _ in range(MAX_COUNTERS - 3):
         await stack.answers.add("{members}", None)
     made = len(port.created)
-    with pytest.raises(CounterAdminError, match="already has 25 counters"):
+    with pytest.raises(CounterAdminError, match="has 25 counters and StatsBot shows at most 25"):
         await stack.answers.add("{members}", None)
     assert len(port.created) == made
+
+
+async def test_setup_reuses_a_counter_showing_only_that_value_not_one_that_merely_starts_with_it(
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """A goal counter (`{members} / {goal}`) is not the members counter: /setup names the real one."""
+    stack = await start_stack()
+    await stack.answers.add("🎯 {members:,} / {goal:,}", None)
+    embed = await stack.answers.setup()
+    assert "members: <#1001>, from environment (MEMBER_COUNT_CHANNEL_ID)" in (
+        embed.field("Already there") or ""
+    )
+
+
+async def test_a_role_the_server_does_not_have_is_refused(
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """{role:ID} of an unknown role is refused with how to copy a role id; nothing is created."""
+    stack = await start_stack()
+    with pytest.raises(
+        CounterAdminError, match="This server has no role 551191943577600099: copy the role's id"
+    ):
+        await stack.answers.add("⭐ {role:551191943577600099}", None)
+    assert port.created == {}
+
+
+async def test_a_saved_counter_on_an_environment_channel_is_kept_and_explained(
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """A /counter entry whose channel the environment now uses is logged with the reason and kept on disk."""
+    entry = {"channel_id": "1001", "template": "🚀 {boosts}"}
+    await store.write(STATE_FILE, {"schema_version": 1, "guilds": {str(GUILD): {"counters": [entry]}}})
+    with capture_logs() as logs:
+        stack = await start_stack()
+    [shadowed] = [e for e in logs if e["event"] == "counters.state_entry_shadowed"]
+    assert "from environment (MEMBER_COUNT_CHANNEL_ID)" in shadowed["reason"]
+    await stack.answers.add("🎭 {roles}", None)  # any save keeps the hidden entry
+    assert entry in store.document(STATE_FILE)["guilds"][str(GUILD)]["counters"]
