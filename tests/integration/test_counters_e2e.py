@@ -188,9 +188,8 @@ async def test_goal_is_shown_and_announced_once(sandbox: Sandbox, start_bot: Any
             e["title"] for m in sandbox.messages(stats) for e in m.get("embeds", []) if "Goal" in e["title"]
         ]
 
-    await wait_until(
-        lambda: announcements() == [f"🎯 Goal reached: {target:,} members"], what="the announcement"
-    )
+    reached = [f"🎯 Goal reached: {target:,} members"]
+    await wait_until(lambda: announcements() == reached, timeout=25, what="the announcement, once quiet")
     await sandbox.remove_member(joined[0])
     await sandbox.add_member()
     await wait_until(

@@ -21,6 +21,10 @@ from src.utils.text import describe_error
 GOALS_FILE = "state/goals.json"
 SCHEMA_VERSION = 1
 RECENT_MESSAGES = 50  # how far back a channel is checked for an announcement already posted
+# A raid arrives one join at a time and crosses targets one after another: the announcement waits until the
+# count has been still for QUIET_S (or MAX_WAIT_S after the first target), then names the highest reached.
+QUIET_S = 10.0
+MAX_WAIT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,12 @@ class _Pending:
     before: Goal
     reached: int
     value: int
+    first: float = float("-inf")  # clock.monotonic() when the first of these targets was reached
+    last: float = float("-inf")  # ... and the latest (a pending read back from disk is due at once)
+
+    def due(self) -> float:
+        """Return when to post: once the count has been still for QUIET_S, and no later than MAX_WAIT_S."""
+        return min(self.first + MAX_WAIT_S, self.last + QUIET_S)
 
     def to_json(self) -> dict[str, Any]:
         return {"before": self.before.to_json(), "reached": self.reached, "value": self.value}
@@ -50,12 +60,13 @@ class GoalKeeper:
         self._guild_id: int | None = None
         self._goal: Goal | None = None
         self._pending: _Pending | None = None
+        self._clock = clock
         self._document: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "guilds": {}}
         self._announcer = Loop(
             "goal-announcements",
             self._announce,
             clock=clock,
-            interval=None,
+            interval=self._until_due,
             backoff=Backoff(5.0, max_backoff),
             on_error=self._announce_failed,
         )
@@ -105,11 +116,20 @@ class GoalKeeper:
         progress = advance(self._goal, value)
         if progress.announce is None:
             return False
-        before = self._goal
+        now, pending = self._clock.monotonic(), self._pending
+        if pending is not None:  # not posted yet: one announcement, naming the highest target reached
+            self._pending = _Pending(pending.before, progress.announce, value, pending.first, now)
+        else:
+            self._pending = _Pending(self._goal, progress.announce, value, now, now)
         self._goal = progress.goal
-        self._pending = _Pending(before, progress.announce, value)
         self._announcer.wake()
         return True
+
+    def _until_due(self) -> float | None:
+        """Seconds until the pending announcement is due; None waits for a target to be reached."""
+        if self._pending is None:
+            return None
+        return max(0.0, self._pending.due() - self._clock.monotonic())
 
     async def set_goal(self, *, target: int, step: int, channel_id: int, current: int | None) -> Goal:
         """Set the goal (raises GoalError with a message for the user); it replaces any earlier one."""
@@ -146,7 +166,7 @@ class GoalKeeper:
     async def _announce(self) -> None:
         """Post the pending announcement unless the channel already shows it, then forget it."""
         pending, guild_id = self._pending, self._guild_id
-        if pending is None or guild_id is None:
+        if pending is None or guild_id is None or pending.due() > self._clock.monotonic():
             return
         await self._save()  # the intent is on disk before anything is posted
         embed = announcement(pending.before, pending.reached, pending.value)

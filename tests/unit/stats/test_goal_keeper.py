@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from src.core.exceptions import PermanentDiscordError
-from src.services.stats.goal_keeper import GOALS_FILE
+from src.services.stats.goal_keeper import GOALS_FILE, QUIET_S
 from src.services.stats.goals import GoalError
 from src.types.models import CounterSource, CounterSpec
 from tests.clock import ManualClock
@@ -71,6 +71,21 @@ async def test_a_raid_over_several_targets_announces_once_naming_the_highest(
     assert "pending" not in store.document(GOALS_FILE)["guilds"][str(GUILD)]
 
 
+async def test_a_raid_joining_one_by_one_over_several_targets_announces_once(
+    start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
+) -> None:
+    """Joins 0.1 s apart cross 1,300 and 1,400: one announcement, for 1,400, once the count is still."""
+    run = await start_stack([GOAL_SPEC])
+    await run.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
+    for count in range(1290, 1421):
+        await run.members(count)
+        await clock.advance(0.1)
+    assert announcements(port) == []  # still joining
+    await clock.advance(QUIET_S)
+    assert announcements(port) == ["🎯 Goal reached: 1,400 members"]
+    assert run.goals.target == 1500
+
+
 async def test_a_dip_under_a_reached_goal_and_back_does_not_announce_again(
     start_stack: StartStack, port: FakeDiscord, clock: ManualClock, store: MemoryStore
 ) -> None:
@@ -107,7 +122,7 @@ async def test_an_announcement_pending_at_a_crash_is_posted_once_after_the_resta
     await first.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     port.fail_sends = 1  # the first post fails: the intent stays in the file
     await first.members(1300)
-    await clock.advance(1)
+    await clock.advance(QUIET_S + 1)
     assert "pending" in store.document(GOALS_FILE)["guilds"][str(GUILD)]
     await first.stop()  # a crash would leave the same file
     await start_stack([GOAL_SPEC])
@@ -123,7 +138,7 @@ async def test_an_announcement_already_in_the_channel_is_not_posted_again(
     await first.goals.set_goal(target=1300, step=100, channel_id=ANNOUNCE, current=1234)
     before = store.document(GOALS_FILE)
     await first.members(1300)
-    await clock.advance(5)
+    await clock.advance(QUIET_S + 5)
     await first.stop()
     await store.write(GOALS_FILE, before)  # the restored file has not seen the milestone
     port.nonces.clear()  # and Discord's nonce memory (a few minutes) has expired
