@@ -122,6 +122,19 @@ def test_every_counters_file_counter_is_checked_like_the_original_three() -> Non
     assert row.detail == "#bots (text): a text channel cannot hold the counter `🤖 {bots}`"
 
 
+def test_a_deleted_counter_made_by_command_says_to_move_it_with_commands() -> None:
+    """A /counter counter whose channel is gone: its row names the template, the fix the commands to run."""
+    settings = _settings()
+    made = CounterSpec(22, "🤖 {bots}", CounterSource.COMMAND, setting="/setup or /counter (server 1000)")
+    facts = _facts(settings, {22: 404}, counters=[made])
+    row = {r.check: r for r in evaluate(settings, facts)}["counter `🤖 {bots}`"]
+    assert row.status is Status.FAIL
+    assert (
+        "/counter remove it in Discord, then /counter add the template again with a voice channel"
+        in row.fixes[0]
+    )
+
+
 def test_a_stage_or_category_counter_is_accepted() -> None:
     """Stage channels and categories keep their names as written, so they may hold counters."""
     rows = _rows(channels={11: _channel(11, 13, "stage"), 12: _channel(12, 4, "Stats")})

@@ -84,12 +84,19 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """A configured channel: the setting naming it, its id, and what it is for."""
+    """A configured channel: the setting naming it, its id, what it is for, and how to point it elsewhere."""
 
     setting: str
     channel_id: int
     use: Use
     purpose: str
+    moved_by_command: bool = False  # a /counter counter: moved in Discord, not by editing a setting
+
+    def point_at(self, by_id: str, by_channel: str) -> str:
+        """Return the fix's words for using another channel: "set BAN_COUNT_CHANNEL_ID to <by_id>"."""
+        if self.moved_by_command:
+            return f"/counter remove it in Discord, then /counter add the template again with {by_channel}"
+        return f"set {self.setting} to {by_id}"
 
 
 @dataclass(frozen=True)
@@ -127,17 +134,27 @@ def channel_specs(settings: Settings, counters: Sequence[CounterSpec] = ()) -> l
             for name, cid, purpose in originals
             if cid is not None
         ),
-        *(
-            ChannelSpec(f"{c.setting} channel", c.channel_id, Use.COUNTER, f"counter `{c.template}`")
-            for c in counters
-            if c.source is not CounterSource.ENVIRONMENT
-        ),
+        *(_counter_spec(c) for c in counters if c.source is not CounterSource.ENVIRONMENT),
         ChannelSpec("HEARTBEAT_CHANNEL_ID", settings.heartbeat_channel_id, Use.POSTS, "status message"),
         ChannelSpec("STATS_CHANNEL_ID", settings.stats_channel_id, Use.POSTS, "daily and weekly reports"),
     ]
     if settings.alert_channel_id:
         specs.append(ChannelSpec("ALERT_CHANNEL_ID", settings.alert_channel_id, Use.POSTS, "alerts"))
     return specs
+
+
+def _counter_spec(counter: CounterSpec) -> ChannelSpec:
+    """The channel check of a counter from COUNTERS_FILE or from /counter, with its own way to move it."""
+    purpose = f"counter `{counter.template}`"
+    if counter.source is CounterSource.COMMAND:
+        return ChannelSpec(
+            f"counter `{counter.template}`",
+            counter.channel_id,
+            Use.COUNTER,
+            purpose,
+            moved_by_command=True,
+        )
+    return ChannelSpec(f"{counter.setting} channel", counter.channel_id, Use.COUNTER, purpose)
 
 
 def target_guild_id(settings: Settings, channels: Iterable[ChannelLookup]) -> int | None:
@@ -198,14 +215,16 @@ def _role_name(facts: SetupFacts) -> str:
 
 def _type_fix(spec: ChannelSpec, name: str, kind: str) -> str:
     if spec.use is Use.COUNTER and kind in ("text", "announcement", "forum", "media"):
+        move = spec.point_at("it", "that channel")
         return (
             f"#{name} is a {kind} channel, and Discord lower-cases and hyphenates those names: create "
-            f"a voice channel (deny Connect to @everyone), copy its id ({COPY_ID}) and set {spec.setting} "
-            "to it."
+            f"a voice channel (deny Connect to @everyone), copy its id ({COPY_ID}) and {move}."
         )
     if spec.use is Use.COUNTER:
-        return f"#{name} is a {kind} channel: set {spec.setting} to a voice or stage channel's id."
-    return f"#{name} is a {kind} channel: set {spec.setting} to a text channel's id (for the {spec.purpose})."
+        channel = spec.point_at("a voice or stage channel's id", "a voice or stage channel")
+        return f"#{name} is a {kind} channel: {channel}."
+    channel = spec.point_at("a text channel's id", "a text channel")
+    return f"#{name} is a {kind} channel: {channel} (for the {spec.purpose})."
 
 
 def check_channel(lookup: ChannelLookup, facts: SetupFacts, guild_id: int | None) -> CheckRow:
@@ -213,14 +232,15 @@ def check_channel(lookup: ChannelLookup, facts: SetupFacts, guild_id: int | None
     spec, data = lookup.spec, lookup.data
     if data is None:
         if lookup.status == 403:
+            move = spec.point_at("another channel", "another channel")
             fix = (
                 f"The bot cannot see channel {spec.channel_id}: open it > Edit Channel > Permissions and "
-                f"allow View Channel for {_role_name(facts)}, or set {spec.setting} to another channel."
+                f"allow View Channel for {_role_name(facts)}, or {move}."
             )
             return CheckRow(spec.setting, Status.FAIL, "exists but the bot cannot see it", (fix,))
         fix = (
-            f"No channel {spec.channel_id} exists (or it was deleted): set {spec.setting} to the id of the "
-            f"{spec.purpose} channel ({COPY_ID})."
+            f"No channel {spec.channel_id} exists (or it was deleted): "
+            f"{spec.point_at(f'the id of the {spec.purpose} channel ({COPY_ID})', 'a voice channel')}."
         )
         detail = "no such channel" if lookup.status == 404 else f"Discord answered HTTP {lookup.status}"
         return CheckRow(spec.setting, Status.FAIL, detail, (fix,))

@@ -52,13 +52,17 @@ def pause_for_channel(info: ChannelInfo) -> Pause | None:
 
 def pause_for_missing(channel_id: int, setting: str | None, exc: PermanentDiscordError) -> Pause:
     """Return the pause for a channel Discord says does not exist or the bot cannot see."""
-    where = setting or "the counter (`/counter list`)"
-    return Pause(
-        "channel_not_found",
-        f"channel {channel_id} does not exist or the bot cannot see it: check {where} "
-        "and give the bot View Channel on it",
-        str(exc),
-    )
+    if setting is None:  # made by a command: moved by commands too
+        fix = (
+            f"channel {channel_id} does not exist or the bot cannot see it: give the bot View Channel on it, "
+            "or /counter remove it and /counter add it to another channel"
+        )
+    else:
+        fix = (
+            f"channel {channel_id} does not exist or the bot cannot see it: check {setting} "
+            "and give the bot View Channel on it"
+        )
+    return Pause("channel_not_found", fix, str(exc))
 
 
 def pause_for_template(error: str) -> Pause:
