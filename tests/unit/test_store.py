@@ -550,3 +550,16 @@ async def test_write_json_text_is_atomic_with_backups(tmp_path):
     await store.write_json_text("events/day.json", '{"v":2}')
     assert await store.read("events/day.json") == {"v": 2}
     assert json.loads((tmp_path / "events" / "day.json.bak1").read_text()) == {"v": 1}
+
+
+async def test_purge_copies_deletes_only_the_older_versions_that_name_it(tmp_path: Path) -> None:
+    """After rewriting a file without a member, its backups still holding the member's id are deleted."""
+    store = AtomicJsonStore(tmp_path, backups=3)
+    await store.write("events/day.json", {"events": ["other"]})
+    await store.write("events/day.json", {"events": ["other", "member-777"]})
+    await store.write("events/day.json", {"events": ["other"]})  # rewritten without the member
+    removed = await store.purge_copies("events/day.json", b"member-777")
+    assert removed == ["events/day.json.bak1"]
+    leftovers = sorted(p.name for p in (tmp_path / "events").iterdir())
+    assert leftovers == ["day.json", "day.json.bak2"]
+    assert b"member-777" not in (tmp_path / "events" / "day.json.bak2").read_bytes()
