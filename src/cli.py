@@ -147,6 +147,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Remove every record of one member (stop the bot first)."""
+    settings = _start(writes_data=True)
+    from src.core.offline import forget
+
+    return asyncio.run(forget(settings, args.member_id))
+
+
 def _parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -169,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report": (cmd_report, "print or post a report from stored data"),
         "backup": (cmd_backup, "make a backup archive of DATA_DIR now"),
         "restore": (cmd_restore, "restore a backup archive into an empty DATA_DIR (stop the bot first)"),
+        "forget": (
+            cmd_forget,
+            "remove every record of one member, for a deletion request (stop the bot first)",
+        ),
     }
     parsers = {}
     for name, (handler, text) in commands.items():
@@ -186,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["restore"].add_argument(
         "--force", action="store_true", help="unpack over a DATA_DIR that already holds data"
     )
+    parsers["forget"].add_argument("member_id", help="the member's Discord user id, e.g. 123456789012345678")
     return parser
 
 

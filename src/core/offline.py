@@ -16,6 +16,8 @@ from src.core.config import Settings, anchor_channel_id
 from src.core.discord_adapter import DiscordAdapter
 from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
+from src.services.stats.backups import KEEP as ARCHIVES_KEPT
+from src.services.stats.forget import ForgetReport, forget_member
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
 from src.services.stats.legacy import import_legacy as merge_legacy
@@ -24,6 +26,7 @@ from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import DailyStats, Embed
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
+from src.utils.run_lock import DataDirBusy, RunLock
 from src.utils.store import AtomicJsonStore
 
 log = get_logger(__name__, service="cli")
@@ -45,6 +48,58 @@ async def import_legacy(settings: Settings, path: Path) -> int:
         f"({duplicates}{summary.skipped:,} skipped)."
     )
     return 0
+
+
+async def forget(settings: Settings, member_id: str) -> int:
+    """Erase one member's records from DATA_DIR and say what still holds them; refused while the bot runs."""
+    lock = RunLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusy as exc:
+        # The running bot keeps today's events in memory and would write the member back at its next flush.
+        print(f"forget: {exc}: stop it, run forget, then start it again.", file=sys.stderr)
+        return 1
+    try:
+        store = AtomicJsonStore(settings.data_dir)
+        found = await forget_member(
+            store,
+            DailyHistory(store),
+            member_id,
+            backup_dir=settings.backups_folder,
+            keep_archives=ARCHIVES_KEPT,
+        )
+    except ValueError as exc:
+        print(f"forget: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        lock.release()
+    print(forget_summary(found))
+    return 0
+
+
+def forget_summary(found: ForgetReport) -> str:
+    """What `forget` did and what still holds the member, as the terminal shows it."""
+    who = f"member {found.member_id}"
+    lines = []
+    if found.events_removed or found.copies_deleted:
+        days = ", ".join(found.days_changed) or "no day file"
+        lines.append(
+            f"Removed {found.events_removed:,} events of {who} from {len(found.days_changed):,} day files "
+            f"({days}) and deleted {len(found.copies_deleted):,} older copies of them."
+        )
+    else:
+        lines.append(f"StatsBot's records hold nothing of {who}.")
+    if found.still_named_in:
+        lines.append(
+            "Still naming them, in files StatsBot does not rewrite (delete or edit them yourself): "
+            + ", ".join(found.still_named_in)
+        )
+    for archive, dropped in found.archives:
+        lines.append(
+            f"Backup archive {archive} still holds them: archives are never edited; rotation deletes it by "
+            f"{dropped:%Y-%m-%d} (or delete it now)."
+        )
+    return "\n".join(lines)
 
 
 _MARKUP = re.compile(r"\\([\\*_~`|>\[\]])|<@!?(\d+)>|`([^`\n]*)`")

@@ -191,8 +191,8 @@ class AtomicJsonStore:
         self._dropped_reported = {seen for seen in self._dropped_reported if seen[0] != name}
         self._settle("delete", name, done)
 
-    async def purge_copies(self, name: str, naming: bytes) -> list[str]:
-        """Delete the backups and quarantined copies of `name` whose bytes contain `naming`; return them.
+    async def purge_copies(self, name: str, naming: Callable[[bytes], bool]) -> list[str]:
+        """Delete the backups and quarantined copies of `name` whose bytes `naming` matches; return them.
 
         For erasing one person's data: the main file is rewritten first, and its older versions still
         hold what was erased.
@@ -203,7 +203,7 @@ class AtomicJsonStore:
             removed = []
             for copy in [*_backups_of(path), *_quarantined_of(path)]:
                 raw = _read_if_present(copy)
-                if raw is not None and naming in raw:
+                if raw is not None and naming(raw):
                     with suppress(FileNotFoundError):
                         os.unlink(copy)
                     removed.append(self._relative(copy))
