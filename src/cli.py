@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -147,6 +147,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the recorded events and daily counts of a date range as CSV or JSON."""
+    settings = _start(writes_data=False)  # reads the stored days, writes nothing under DATA_DIR
+    from src.core.offline import export
+    from src.utils.clock import SystemClock
+
+    today = SystemClock().now().astimezone(settings.zone).date()
+    end = args.to or today
+    start = args.from_ or end - timedelta(days=29)
+    return asyncio.run(export(settings, start, end, args.format, args.out))
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove every record of one member (stop the bot first)."""
     settings = _start(writes_data=True)
@@ -198,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["restore"].add_argument(
         "--force", action="store_true", help="unpack over a DATA_DIR that already holds data"
     )
+    parsers["export"].add_argument(
+        "--from", dest="from_", type=_parse_date, help="the first day (default: 29 days before --to)"
+    )
+    parsers["export"].add_argument("--to", type=_parse_date, help="the last day (default: today)")
+    parsers["export"].add_argument(
+        "--format", choices=["csv", "json"], default="csv", help="csv (default) or json"
+    )
+    parsers["export"].add_argument("--out", type=Path, help="a file to write (default: standard output)")
     parsers["forget"].add_argument("member_id", help="the member's Discord user id, e.g. 123456789012345678")
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from collections.abc import Mapping
@@ -17,6 +18,14 @@ from src.core.discord_adapter import DiscordAdapter
 from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.backups import KEEP as ARCHIVES_KEPT
+from src.services.stats.export import (
+    count_rows,
+    day_counts_from_days,
+    event_rows,
+    recorded_days,
+    to_csv,
+    to_json,
+)
 from src.services.stats.forget import ForgetReport, forget_member
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
@@ -47,6 +56,27 @@ async def import_legacy(settings: Settings, path: Path) -> int:
         f"into {summary.days:,} day files under {settings.data_dir / 'events'} "
         f"({duplicates}{summary.skipped:,} skipped)."
     )
+    return 0
+
+
+async def export(settings: Settings, start: date, end: date, fmt: str, out: Path | None) -> int:
+    """Write the recorded events and daily counts from `start` to `end` as CSV or JSON (stdout or `out`)."""
+    if start > end:
+        print(f"export: --from {start} is after --to {end}.", file=sys.stderr)
+        return 2
+    history = DailyHistory(AtomicJsonStore(settings.data_dir))
+    days = [day async for day in recorded_days(history, start, end)]
+    rows = event_rows(days, settings.zone) + count_rows(day_counts_from_days(days), settings.zone)
+    rows.sort(key=lambda row: (row.time, row.record))
+    text = to_csv(rows) if fmt == "csv" else to_json(rows, start, end, settings.zone)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        await asyncio.to_thread(out.write_text, text, encoding="utf-8")
+        events = sum(1 for row in rows if row.record == "event")
+        print(
+            f"Wrote {out}: {events:,} events and {len(rows) - events:,} daily counts from {start} to {end}."
+        )
     return 0
 
 
