@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report": (cmd_report, "print or post a report from stored data"),
         "backup": (cmd_backup, "make a backup archive of DATA_DIR now"),
         "restore": (cmd_restore, "restore a backup archive into an empty DATA_DIR (stop the bot first)"),
+        "export": (cmd_export, "write recorded events and daily counts as CSV or JSON"),
         "forget": (
             cmd_forget,
             "remove every record of one member, for a deletion request (stop the bot first)",

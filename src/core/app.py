@@ -24,6 +24,7 @@ from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.services.monitoring.metrics import MetricsSampler
 from src.services.presence.service import PresenceService
 from src.services.stats.backups import BackupService
+from src.services.stats.count_history import CountHistory, seed_from_days
 from src.services.stats.counter_admin import CounterAdmin
 from src.services.stats.counter_specs import configured_counters
 from src.services.stats.counters import CounterService
@@ -42,6 +43,7 @@ from src.utils.text import describe_error
 
 log = get_logger(__name__, service="app")
 
+SEED_RECENT_DAYS = 8  # after the first start, the count history is seeded from the last week's day files
 SHUTDOWN_BUDGET = 8.0  # seconds for services to stop; SIGTERM must exit within 10 s
 STEP_TIMEOUT = 3.0
 DISK_RETRY_CAP = 60.0  # no single stop step may eat the whole budget
@@ -67,8 +69,15 @@ class StatsBotApp:
             settings, self.clock, self.history, max_backoff=min(DISK_RETRY_CAP, settings.max_backoff)
         )
         self.goals = GoalKeeper(self.port, self.clock, self.store, max_backoff=settings.max_backoff)
+        self.count_history = CountHistory(settings, self.clock, self.store)
         self.counters = CounterService(
-            settings, self.port, self.clock, self.store, configured_counters(settings), self.goals
+            settings,
+            self.port,
+            self.clock,
+            self.store,
+            configured_counters(settings),
+            self.goals,
+            samples=self.count_history.record,
         )
         self.stats = StatsSnapshotView(self.counters, self.recorder)
         self.reports = ReportScheduler(
@@ -128,6 +137,8 @@ class StatsBotApp:
         """Start every service once the watched guild has arrived in the first gateway session."""
         log.info("app.starting", guild_id=guild_id)
         await self.recorder.start()
+        await self.count_history.start()
+        self._spawn(self._seed_count_history(), "count_history_seed")
         await self.goals.start(guild_id)  # before the counters, so `{goal}` shows with the first renames
         await self.counter_admin.load(guild_id)  # the counters /setup and /counter made
         # Starts the ban baseline and the count refresh loop beside the first rename, which waits for neither.
@@ -139,6 +150,14 @@ class StatsBotApp:
         self._spawn(self.commands.sync(guild_id), "commands_sync")
         self.started.set()
         log.info("app.started", guild_id=guild_id)
+
+    async def _seed_count_history(self) -> None:
+        """Give the daily member series the counts of the day files it lacks (all of them the first time)."""
+        dates = await self.history.stored_dates()
+        if await self.store.names("history/daily"):
+            dates = dates[-SEED_RECENT_DAYS:]  # seeded before: only days the bot may have missed since
+        seeded = await seed_from_days(self.count_history, self.history, dates)
+        log.info("count_history.seeded", days=seeded)
 
     async def shutdown(self) -> None:
         """Stop in order, each step bounded, and flush recorded events last; a second call waits for it."""
@@ -163,6 +182,7 @@ class StatsBotApp:
             ("reports", self.reports.stop),
             ("counters", self.counters.stop),
             ("goals", self.goals.stop),
+            ("count_history", self.count_history.stop),
             ("backups", self.backups.stop),
         ]
         loop = asyncio.get_running_loop()

@@ -14,7 +14,8 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -24,13 +25,13 @@ from pydantic import BaseModel
 from src.core.command_answers import CommandAnswers, Reply
 from src.core.counter_answers import CounterAnswers
 from src.core.counter_commands import counter_commands
-from src.core.discord_adapter import to_discord_embed
+from src.core.discord_adapter import to_discord_embed, to_discord_files
 from src.core.exceptions import DiscordPortError, StatsBotError, StoreError
 from src.services.stats.counter_admin import CounterAdminError
 from src.services.stats.goals import GoalError
 from src.services.stats.queries import QueryError, parse_day
 from src.services.stats.templates import TemplateError
-from src.types.models import SCHEMA_VERSION, Embed
+from src.types.models import SCHEMA_VERSION, Attachment, Embed
 from src.types.ports import JsonStore
 from src.utils.logging import get_logger
 from src.utils.text import describe_error
@@ -45,6 +46,32 @@ SCOPE_FIX = (
     "re-invite the bot with the applications.commands scope (Developer Portal > OAuth2 > URL Generator, "
     "scopes bot and applications.commands)"
 )
+
+
+@dataclass(frozen=True)
+class AnswerWithFiles:
+    """An answer that carries files: e.g. a chart PNG the embed shows (`image="attachment://chart.png"`)."""
+
+    embed: Embed
+    files: Sequence[Attachment] = ()
+
+
+# What a command's builder may return: an embed, a text, or an embed with files (dataclass or tuple).
+FileReply = Reply | AnswerWithFiles | tuple[Embed, Sequence[Attachment]]
+
+
+def answer_options(reply: FileReply) -> dict[str, Any]:
+    """The `edit_original_response` arguments that show `reply`: its embed or text, and its files if any."""
+    if isinstance(reply, tuple):
+        reply = AnswerWithFiles(*reply)
+    if isinstance(reply, AnswerWithFiles):
+        options: dict[str, Any] = {"embed": to_discord_embed(reply.embed)}
+        if reply.files:
+            options["attachments"] = to_discord_files(reply.files)
+        return options
+    if isinstance(reply, Embed):
+        return {"embed": to_discord_embed(reply)}
+    return {"content": reply}
 
 
 class RegisteredCommands(BaseModel):
@@ -256,17 +283,18 @@ class StatsCommands:
                 self.tree.add_command(command)
 
     async def _answer(
-        self, interaction: Interaction, build: Callable[[], Awaitable[Reply]], *, ephemeral: bool
+        self, interaction: Interaction, build: Callable[[], Awaitable[FileReply]], *, ephemeral: bool
     ) -> None:
-        """Defer at once, build the answer, and put it in the original message; errors go to on_error."""
+        """Defer at once, build the answer, and put it in the original message; errors go to on_error.
+
+        The answer is an embed, a text, or an embed with files (`AnswerWithFiles` or `(embed, files)`),
+        which are uploaded with the edit.
+        """
         started = time.perf_counter()
         interaction.extras[EPHEMERAL] = ephemeral
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         reply = await build()
-        if isinstance(reply, Embed):
-            await interaction.edit_original_response(embed=to_discord_embed(reply))
-        else:
-            await interaction.edit_original_response(content=reply)
+        await interaction.edit_original_response(**answer_options(reply))
         log.info(
             "command.answered",
             command=_command_name(interaction),

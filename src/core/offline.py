@@ -18,6 +18,7 @@ from src.core.discord_adapter import DiscordAdapter
 from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.backups import KEEP as ARCHIVES_KEPT
+from src.services.stats.count_history import CountHistory, seed_from_days
 from src.services.stats.export import (
     count_rows,
     day_counts_from_days,
@@ -43,12 +44,15 @@ log = get_logger(__name__, service="cli")
 
 async def import_legacy(settings: Settings, path: Path) -> int:
     """Merge the original bot's member_stats.json into the daily files; safe to run twice."""
-    history = DailyHistory(AtomicJsonStore(settings.data_dir))
+    store = AtomicJsonStore(settings.data_dir)
+    history = DailyHistory(store)
     try:
         summary = await merge_legacy(path, history, settings.zone)
     except LegacyImportError as exc:
         print(f"import-legacy: {exc}", file=sys.stderr)
         return 1
+    # The imported days' member counts start the daily count series (charts of the months before StatsBot).
+    await seed_from_days(CountHistory(settings, SystemClock(), store), history, await history.stored_dates())
     # Duplicates are said only when there are some: on a second import they explain the zeros.
     duplicates = f"{summary.duplicates:,} duplicates, " if summary.duplicates else ""
     print(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Discord's upload limit per file below boost tier 2 (10 MiB); tier 2 allows 50 MiB, tier 3 100 MiB.
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+
 
 @dataclass
 class SandboxConfig:
@@ -31,6 +34,8 @@ class SandboxConfig:
     chunk_member_cap: int | None = None
     resume_buffer: int = 2048  # dispatches kept per session for RESUME
     interaction_timeout: float = 3.0  # seconds to acknowledge an interaction (not scaled, as on Discord)
+    # Bytes one uploaded file may have below boost tier 2 (larger: 413 Request entity too large).
+    attachment_size_limit: int = ATTACHMENT_SIZE_LIMIT
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot work."""
@@ -54,6 +59,8 @@ class SandboxConfig:
             raise ValueError("heartbeat_ack_delay must be >= 0")
         if self.interaction_timeout <= 0:
             raise ValueError("interaction_timeout must be positive")
+        if self.attachment_size_limit <= 0:
+            raise ValueError("attachment_size_limit must be positive")
 
 
 @dataclass
@@ -63,3 +70,6 @@ class Endpoints:
     rest_url: str = ""
     gateway_url: str = ""
     control_url: str = ""
+    cdn_url: str = (
+        ""  # where attachment URLs point (Discord's cdn.discordapp.com), e.g. http://127.0.0.1:PORT
+    )

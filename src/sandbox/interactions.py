@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.sandbox import ids, payloads
+from src.sandbox.attachments import AttachmentStore
 from src.sandbox.state import EVERYONE_PERMISSIONS, Channel, GuildState
 from src.types.permissions import ADMINISTRATOR, ALL_PERMISSIONS
 from src.types.ports import Clock
@@ -23,7 +24,6 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 CALLBACK_MESSAGE, CALLBACK_DEFERRED = 4, 5
 SUBCOMMAND, SUBCOMMAND_GROUP = 1, 2
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 MAX_KEPT = 1000  # interactions remembered for late callbacks and follow-ups; older ones are forgotten
 # Option types the emulator fills in from plain values; user/channel/role options need `resolved` data.
 _OPTION_TYPES: dict[int, tuple[type, ...]] = {3: (str,), 4: (int,), 5: (bool,), 10: (int, float)}
@@ -47,14 +47,21 @@ class InteractionRecord:
     acknowledged: asyncio.Event = field(default_factory=asyncio.Event)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def result(self) -> InteractionResult:
-        """What the member sees now."""
+    def result(self, store: AttachmentStore | None = None) -> InteractionResult:
+        """What the member sees now (with the bytes of its attachments when `store` keeps them)."""
         shown = [] if self.original is None or self.original_deleted else [self.original]
+        messages = [dict(m) for m in [*shown, *self.followups]]
+        files: dict[str, bytes] = {}
+        for attachment in [a for m in messages for a in m.get("attachments") or []]:
+            stored = None if store is None else store.get(int(attachment["id"]))
+            if stored is not None:
+                files[str(attachment["id"])] = stored.data
         return InteractionResult(
             interaction_id=self.id,
             failed=self.expired and self.callback_type is None,
             callback_type=self.callback_type,
-            messages=[dict(m) for m in [*shown, *self.followups]],
+            messages=messages,
+            files=files,
         )
 
 
@@ -66,6 +73,7 @@ class InteractionResult:
     failed: bool  # no acknowledgement in time: Discord shows "This interaction failed"
     callback_type: int | None
     messages: list[dict[str, Any]]
+    files: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # attachment id -> its bytes
 
     @property
     def message(self) -> dict[str, Any]:
@@ -100,6 +108,26 @@ class InteractionResult:
     def field(self, name: str) -> str | None:
         """The value of the first embed's field called `name`, or None."""
         return next((f["value"] for f in self.embed.get("fields", []) if f["name"] == name), None)
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        """The newest message's attachments: id, filename, size, url, proxy_url, content_type, ..."""
+        return [dict(a) for a in self.message.get("attachments") or []]
+
+    def attachment(self, filename: str) -> dict[str, Any]:
+        """The newest message's attachment called `filename` (AssertionError when there is none)."""
+        found = next((a for a in self.attachments if a["filename"] == filename), None)
+        if found is None:
+            names = [a["filename"] for a in self.attachments]
+            raise AssertionError(f"interaction {self.interaction_id}'s response has no {filename!r}: {names}")
+        return found
+
+    def attachment_bytes(self, filename: str) -> bytes:
+        """The bytes of the newest message's attachment called `filename`, as its URL serves them."""
+        attachment_id = str(self.attachment(filename)["id"])
+        if attachment_id not in self.files:
+            raise AssertionError(f"the bytes of {filename!r} are not kept (attachment {attachment_id})")
+        return self.files[attachment_id]
 
 
 class InteractionRegistry:
@@ -176,11 +204,11 @@ class InteractionRegistry:
             deadline.cancel()
         if not record.acknowledged.is_set():
             record.expired = True
-            return record.result()
+            return record.result(self._state.attachments)
         # A deferral never completed leaves the result showing the response still "thinking".
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(record.settled.wait(), timeout)
-        return record.result()
+        return record.result(self._state.attachments)
 
     def _registered(self, name: str) -> tuple[dict[str, Any], int | None]:
         """The registered chat command called `name` and its scope (guild id, or None for global)."""
@@ -220,7 +248,7 @@ class InteractionRegistry:
             "entitlements": [],
             "authorizing_integration_owners": {"0": gid},
             "context": 0,
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "attachment_size_limit": state.attachment_size_limit,
         }
 
     def response_message(

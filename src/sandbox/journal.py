@@ -55,6 +55,7 @@ class InteractionResponseRecord(NamedTuple):
     content: str
     embeds: list[dict[str, Any]]
     flags: int  # 64 = ephemeral, 128 = still "thinking"
+    attachments: tuple[dict[str, Any], ...] = ()  # {filename, size, content_type} of each attached file
 
 
 def _trim(entries: list[Any]) -> None:
@@ -137,5 +138,7 @@ class Journal:
             "presences": list(self.presences),
             "presence_limit_exceeded": self.presence_limit_exceeded,
             "member_requests": list(self.member_requests),
-            "interaction_responses": [r._asdict() for r in self.interaction_responses],
+            "interaction_responses": [
+                {**r._asdict(), "attachments": list(r.attachments)} for r in self.interaction_responses
+            ],
         }

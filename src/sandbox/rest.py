@@ -105,7 +105,7 @@ class RestApi:
         if not verdict.allowed:
             reply = rate_limited(verdict.retry_after, is_global=False, scope="user")
         else:
-            call = RestCall(request, method, path, params, query)
+            call = RestCall(request, method, path, params, query, self._ctx.state.attachment_size_limit)
             try:
                 reply = await route.handler(self._ctx, call)
             except ApiError as error:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from src.sandbox.config import Endpoints, SandboxConfig
+from src.sandbox.attachments import Upload, read_multipart
+from src.sandbox.config import ATTACHMENT_SIZE_LIMIT, Endpoints, SandboxConfig
 from src.sandbox.interactions import InteractionRegistry
 from src.sandbox.journal import Journal
 from src.sandbox.ratelimit import BucketSpec, SlidingWindowLimiter
@@ -45,13 +46,15 @@ class RestContext:
 
 @dataclass
 class RestCall:
-    """One matched request: path parameters, query and lazy body access."""
+    """One matched request: path parameters, query and lazy body access (read once, then kept)."""
 
     request: web.Request
     method: str
     path: str
     params: dict[str, str]
     query: Mapping[str, str]
+    upload_limit: int = ATTACHMENT_SIZE_LIMIT  # bytes per uploaded file; a larger one is answered with 413
+    _body: tuple[str, list[Upload]] | None = field(default=None, init=False, repr=False)
 
     def snowflake(self, name: str) -> int:
         """Return a path parameter as a snowflake (400 like Discord if it is not one)."""
@@ -83,14 +86,22 @@ class RestCall:
         """Return a boolean query parameter ("true"/"1")."""
         return self.query.get(name, "").lower() in ("true", "1")
 
+    async def _read(self) -> tuple[str, list[Upload]]:
+        """The body's JSON text and its file parts (none unless it is multipart)."""
+        if self._body is None:
+            if self.request.content_type.startswith("multipart/"):
+                self._body = await read_multipart(self.request, self.upload_limit)
+            else:
+                self._body = (await self.request.text(), [])
+        return self._body
+
+    async def uploads(self) -> list[Upload]:
+        """The files of a multipart body, in the order they were sent ([] for a JSON body)."""
+        return list((await self._read())[1])
+
     async def json(self) -> Any:
         """Return the JSON body ({} when empty); multipart bodies use their `payload_json` part."""
-        if self.request.content_type.startswith("multipart/"):
-            form = await self.request.post()
-            raw = form.get("payload_json")
-            text = raw if isinstance(raw, str) else ""
-        else:
-            text = await self.request.text()
+        text, _ = await self._read()
         if not text.strip():
             return {}
         try:

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 
 from src.sandbox import ids, payloads
+from src.sandbox.attachments import apply_attachments, plan_attachments
 from src.sandbox.responses import (
     HiddenRateLimited,
     Reply,
@@ -27,6 +28,7 @@ from src.sandbox.validation import (
 )
 from src.types.permissions import (
     ADMINISTRATOR,
+    ATTACH_FILES,
     CONNECT,
     MANAGE_CHANNELS,
     READ_MESSAGE_HISTORY,
@@ -202,12 +204,26 @@ async def put_permission(ctx: RestContext, call: RestCall) -> Reply:
     return Reply(204)
 
 
+def _object(body: Any) -> dict[str, Any]:
+    """The body as a JSON object, or Discord's 400."""
+    if not isinstance(body, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    return body
+
+
 async def post_message(ctx: RestContext, call: RestCall) -> Reply:
-    """POST /channels/{id}/messages: validate, honour `enforce_nonce`, store, dispatch MESSAGE_CREATE."""
+    """POST /channels/{id}/messages: validate, honour `enforce_nonce`, store, dispatch MESSAGE_CREATE.
+
+    A multipart body carries files (Attach Files needed): see `src.sandbox.attachments`.
+    """
     channel = _channel(ctx, call)
     _require(ctx, channel, VIEW_CHANNEL | SEND_MESSAGES)
-    body = await call.json()
-    content, embeds, nonce = check_new_message(body)
+    body = _object(await call.json())
+    uploads = await call.uploads()
+    if uploads:
+        _require(ctx, channel, VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES)
+    planned = plan_attachments(body, uploads) or []
+    content, embeds, nonce = check_new_message(body, require_content=not planned)
     author_id = ctx.state.bot_user_id
     if nonce is not None and body.get("enforce_nonce") is True:
         earlier = ctx.state.nonces.find(author_id, channel.id, nonce)
@@ -217,8 +233,9 @@ async def post_message(ctx: RestContext, call: RestCall) -> Reply:
             log.info("sandbox.message_nonce_reused", channel_id=channel.id, message_id=existing["id"])
             return Reply(200, {**existing, "nonce": nonce})
     message = payloads.message_payload(ctx.state, channel, ctx.state.next_id(), content, embeds)
+    apply_attachments(ctx, message, planned)
     ctx.state.store_message(channel, message)
-    log.debug("sandbox.message", channel_id=channel.id, message_id=message["id"])
+    log.debug("sandbox.message", channel_id=channel.id, message_id=message["id"], files=len(planned))
     created = dict(message)  # the stored message keeps no nonce: Discord does not persist it
     if nonce is not None:
         ctx.state.nonces.remember(author_id, channel.id, nonce, int(message["id"]))
@@ -253,19 +270,23 @@ async def get_message(ctx: RestContext, call: RestCall) -> Reply:
 
 
 async def patch_message(ctx: RestContext, call: RestCall) -> Reply:
-    """PATCH /channels/{id}/messages/{message_id}: edit content and/or embeds, dispatch MESSAGE_UPDATE."""
+    """PATCH /channels/{id}/messages/{message_id}: edit content, embeds and/or attachments; MESSAGE_UPDATE."""
     channel = _channel(ctx, call)
     _require(ctx, channel, VIEW_CHANNEL)
     message = _message(channel, call)
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    body = _object(await call.json())
+    uploads = await call.uploads()
+    if uploads:
+        _require(ctx, channel, VIEW_CHANNEL | ATTACH_FILES)
+    planned = plan_attachments(body, uploads, message["attachments"])
     merged = {
         "content": body["content"] if "content" in body else message["content"],
         "embeds": body["embeds"] if "embeds" in body else message["embeds"],
     }
-    content, embeds = check_message(merged)
+    attached = message["attachments"] if planned is None else planned
+    content, embeds = check_message(merged, require_content=not attached)
     message.update(content=content, embeds=embeds, edited_timestamp=ids.iso(ctx.state.now()))
+    apply_attachments(ctx, message, planned)
     ctx.events.dispatch("MESSAGE_UPDATE", message)
     return Reply(200, message)
 

@@ -1,6 +1,7 @@
 """REST routes that answer interactions: the callback, `@original` and follow-up messages.
 
-These authenticate with the interaction token in the URL, not the bot token, as on Discord.
+These authenticate with the interaction token in the URL, not the bot token, as on Discord. Each accepts a
+multipart body with files, as a channel message does (see `src.sandbox.attachments`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from src.sandbox.attachments import apply_attachments, attachment_summary, plan_attachments
 from src.sandbox.interactions import (
     CALLBACK_DEFERRED,
     CALLBACK_MESSAGE,
@@ -47,6 +49,13 @@ def _webhook(ctx: RestContext, call: RestCall) -> InteractionRecord:
     return record
 
 
+def _object(body: Any) -> dict[str, Any]:
+    """The body as a JSON object, or Discord's 400."""
+    if not isinstance(body, dict):
+        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    return body
+
+
 def _original(record: InteractionRecord) -> dict[str, Any]:
     """The original response message, or 404 Unknown Message."""
     if record.original is None or record.original_deleted:
@@ -64,6 +73,7 @@ def _journal(ctx: RestContext, record: InteractionRecord, action: str, message: 
             str(message.get("content") or ""),
             list(message.get("embeds") or []),
             int(message.get("flags") or 0),
+            tuple(attachment_summary(message.get("attachments") or [])),
         )
     )
     log.info("sandbox.interaction_response", interaction_id=record.id, action=action)
@@ -97,14 +107,16 @@ async def post_callback(ctx: RestContext, call: RestCall) -> Reply:
     data = data if isinstance(data, dict) else {}
     flags = int(data.get("flags") or 0) & SETTABLE_FLAGS
     if kind == CALLBACK_MESSAGE:
-        content, embeds = check_message(data)
-    elif kind == CALLBACK_DEFERRED:
-        content, embeds, flags = "", [], (flags & EPHEMERAL) | LOADING
+        planned = plan_attachments(data, await call.uploads()) or []
+        content, embeds = check_message(data, require_content=not planned)
+    elif kind == CALLBACK_DEFERRED:  # files sent with a deferral are ignored, as Discord shows none
+        content, embeds, flags, planned = "", [], (flags & EPHEMERAL) | LOADING, []
     else:
         raise invalid_form(
             {"type": field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type")}
         )
     message = ctx.interactions.response_message(record, content, embeds, flags, original=True)
+    apply_attachments(ctx, message, planned)
     record.callback_type, record.original = kind, message
     record.acknowledged.set()
     if kind == CALLBACK_MESSAGE:
@@ -129,21 +141,25 @@ async def get_original(ctx: RestContext, call: RestCall) -> Reply:
 
 
 async def patch_original(ctx: RestContext, call: RestCall) -> Reply:
-    """PATCH /webhooks/{app}/{token}/messages/@original: completes a deferral or edits the answer."""
+    """PATCH /webhooks/{app}/{token}/messages/@original: completes a deferral or edits the answer.
+
+    An `attachments` array lists what the message keeps (existing attachments by id) and its new files.
+    """
     record = _webhook(ctx, call)
     message = _original(record)
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise invalid_form({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Expected an object"}]})
+    body = _object(await call.json())
+    planned = plan_attachments(body, await call.uploads(), message["attachments"])
     merged = {
         "content": body["content"] if "content" in body else message["content"],
         "embeds": body["embeds"] if "embeds" in body else message["embeds"],
     }
-    content, embeds = check_message(merged)
+    attached = message["attachments"] if planned is None else planned
+    content, embeds = check_message(merged, require_content=not attached)
     flags = int(message.get("flags") or 0)
     if not flags & LOADING:
         message["edited_timestamp"] = ctx.interactions.now_iso()
     message.update(content=content, embeds=embeds, flags=flags & ~LOADING)
+    apply_attachments(ctx, message, planned)
     record.settled.set()
     _publish(ctx, message, "MESSAGE_UPDATE")
     _journal(ctx, record, "edit_original", message)
@@ -165,10 +181,12 @@ async def post_followup(ctx: RestContext, call: RestCall) -> Reply:
     record = _webhook(ctx, call)
     if record.callback_type is None:
         raise unknown("Webhook", 10015)
-    body = await call.json()
-    content, embeds = check_message(body)
+    body = _object(await call.json())
+    planned = plan_attachments(body, await call.uploads()) or []
+    content, embeds = check_message(body, require_content=not planned)
     flags = int(body.get("flags") or 0) & SETTABLE_FLAGS
     message = ctx.interactions.response_message(record, content, embeds, flags, original=False)
+    apply_attachments(ctx, message, planned)
     record.followups.append(message)
     record.settled.set()
     _publish(ctx, message, "MESSAGE_CREATE")

@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from src.sandbox import payloads
+from src.sandbox.attachments import CDN_PREFIX
 from src.sandbox.config import Endpoints, SandboxConfig
 from src.sandbox.control import build_control_app
 from src.sandbox.faults import DelayInjector, FaultInjector
@@ -75,6 +76,7 @@ class Sandbox:
         app = web.Application()
         app.router.add_get("/gateway", self._hub.handle)
         app.router.add_get("/gateway/", self._hub.handle)
+        app.router.add_get(CDN_PREFIX + "/{channel_id}/{attachment_id}/{filename}", self._serve_attachment)
         app.router.add_route("*", "/{tail:.*}", self._rest.handle)
         try:
             port = await self._serve(app, self.config.rest_port)
@@ -85,7 +87,22 @@ class Sandbox:
         self._endpoints.rest_url = f"http://{HOST}:{port}{API_PREFIX}"
         self._endpoints.gateway_url = f"ws://{HOST}:{port}/gateway"
         self._endpoints.control_url = f"http://{HOST}:{control_port}"
+        self._endpoints.cdn_url = f"http://{HOST}:{port}"
         log.info("sandbox.started", **self.info())
+
+    async def _serve_attachment(self, request: web.Request) -> web.Response:
+        """GET /attachments/{channel_id}/{attachment_id}/{filename}: the bytes, as Discord's CDN serves them.
+
+        No token needed; 404 with Discord's CDN text when the URL names no kept file.
+        """
+        match = request.match_info
+        channel_id, attachment_id = match["channel_id"], match["attachment_id"]
+        stored = None
+        if channel_id.isdigit() and attachment_id.isdigit():
+            stored = self.state.attachments.find(int(channel_id), int(attachment_id), match["filename"])
+        if stored is None:
+            return web.Response(status=404, text="This content is no longer available.")
+        return web.Response(body=stored.data, headers={"Content-Type": stored.content_type})
 
     async def _serve(self, app: web.Application, port: int) -> int:
         """Start `app` on HOST:port and return the bound port."""
@@ -131,6 +148,11 @@ class Sandbox:
     def control_url(self) -> str:
         """The scenario-control HTTP API, e.g. http://127.0.0.1:CPORT."""
         return self._endpoints.control_url
+
+    @property
+    def cdn_url(self) -> str:
+        """Where attachment URLs point (Discord's CDN), e.g. http://127.0.0.1:PORT."""
+        return self._endpoints.cdn_url
 
     @property
     def guild_id(self) -> int:
@@ -413,7 +435,7 @@ class Sandbox:
         record = self._interactions.by_id(interaction_id)
         if record is None:
             raise KeyError(interaction_id)
-        return record.result()
+        return record.result(self.state.attachments)
 
     async def flush(self) -> None:
         """Wait until queued gateway frames are written (after sync control calls)."""
@@ -428,6 +450,19 @@ class Sandbox:
     def messages(self, channel_id: int) -> list[dict[str, Any]]:
         """The channel's current messages, oldest first, after edits and deletes."""
         return [dict(m) for m in self.state.channel(channel_id).messages.values()]
+
+    def attachment_bytes(self, channel_id: int, message_id: int, filename: str) -> bytes:
+        """The bytes of the file `filename` attached to a message, as its URL serves them.
+
+        KeyError when the channel, the message or such an attachment is unknown (or its bytes were dropped).
+        """
+        message = self.state.channel(channel_id).messages[message_id]
+        for attachment in message.get("attachments") or []:
+            if attachment["filename"] == filename:
+                stored = self.state.attachments.get(int(attachment["id"]))
+                if stored is not None:
+                    return stored.data
+        raise KeyError(f"message {message_id} has no attachment {filename!r}")
 
     @property
     def presence(self) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from src.sandbox import ids
+from src.sandbox.attachments import BOOSTED_SIZE_LIMITS, AttachmentStore
 from src.sandbox.config import SandboxConfig
 from src.sandbox.idsets import SparseIdSet
 from src.sandbox.nonces import NonceRegistry
@@ -174,6 +175,8 @@ class GuildState:
         self.channel_ids: dict[str, int] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.nonces = NonceRegistry(clock)
+        self.attachments = AttachmentStore()
+        self._attachment_size_limit = config.attachment_size_limit
         for index, (key, kind, name) in enumerate(SEEDED_CHANNELS):
             channel = Channel(ids.channel_id(index), kind, name, position=index)
             if kind == VOICE:
@@ -413,6 +416,11 @@ class GuildState:
     def premium_tier(self) -> int:
         """The boost level the boost count gives: 2 boosts for tier 1, 7 for tier 2, 14 for tier 3."""
         return next((tier for needed, tier in BOOST_TIERS if self.boosts >= needed), 0)
+
+    @property
+    def attachment_size_limit(self) -> int:
+        """Bytes one uploaded file may have: the configured limit, raised by boost tiers 2 and 3."""
+        return max(self._attachment_size_limit, BOOSTED_SIZE_LIMITS.get(self.premium_tier, 0))
 
     # --- channels and permissions ---------------------------------------------------------------------
 

@@ -129,8 +129,13 @@ def check_message(payload: Any, *, require_content: bool = True) -> tuple[str, l
     return _finished(content, embeds, require_content=require_content)
 
 
-def check_new_message(payload: Any) -> tuple[str, list[dict[str, Any]], str | int | None]:
-    """Validate a message create body and return (content, embeds, nonce); raise 400 like Discord."""
+def check_new_message(
+    payload: Any, *, require_content: bool = True
+) -> tuple[str, list[dict[str, Any]], str | int | None]:
+    """Validate a message create body and return (content, embeds, nonce); raise 400 like Discord.
+
+    `require_content=False` lets a message with files have neither text nor embeds.
+    """
     content, embeds, errors = _message_errors(payload)
     nonce = payload.get("nonce")
     nonce_error = None if nonce is None else _nonce_error(nonce)
@@ -138,7 +143,7 @@ def check_new_message(payload: Any) -> tuple[str, list[dict[str, Any]], str | in
         errors["nonce"] = nonce_error
     if errors:
         raise invalid_form(errors)
-    return (*_finished(content, embeds, require_content=True), nonce)
+    return (*_finished(content, embeds, require_content=require_content), nonce)
 
 
 def _nonce_error(nonce: Any) -> dict[str, Any] | None:

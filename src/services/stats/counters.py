@@ -8,7 +8,7 @@ object, a pass over the member list, Discord's role member counts) in a `CountBo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from src.core.config import Settings
@@ -52,9 +52,11 @@ class CounterService:
         store: JsonStore,
         specs: Sequence[CounterSpec],
         goals: GoalKeeper | None = None,
+        samples: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self._settings = settings
         self._goals = goals
+        self._samples = samples  # where every value goes after each refresh: the count history
         self._port = port
         self._clock = clock
         self._store = store
@@ -195,6 +197,8 @@ class CounterService:
         if gateway is None:
             self.set_member_count(counts.members)
         await self._census.refresh_role_counts()
+        if self._samples is not None:
+            self._samples(self._board.values())
 
     async def rebaseline_bans(self) -> None:
         """Count the ban list from scratch and show that count, with the bans and unbans paging missed."""
