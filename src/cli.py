@@ -14,6 +14,7 @@ from src import __version__
 from src.core.config import Settings, load_settings, prepare_folders
 from src.core.exceptions import ConfigError
 from src.sandbox import cli as sandbox_cli
+from src.services.stats.chart_data import METRICS, RANGES
 from src.services.stats.counter_admin import read_command_counters
 from src.services.stats.counter_specs import configured_counters
 from src.utils.logging import configure_logging, register_secret
@@ -159,6 +160,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return asyncio.run(export(settings, start, end, args.format, args.out))
 
 
+def cmd_chart(args: argparse.Namespace) -> int:
+    """Draw a chart from DATA_DIR into a PNG file, as `/stats chart` would."""
+    settings = _start(writes_data=False)
+    from src.core.offline import chart
+
+    return asyncio.run(chart(settings, args.metric, args.range, args.out))
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove every record of one member (stop the bot first)."""
     settings = _start(writes_data=True)
@@ -189,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report": (cmd_report, "print or post a report from stored data"),
         "backup": (cmd_backup, "make a backup archive of DATA_DIR now"),
         "restore": (cmd_restore, "restore a backup archive into an empty DATA_DIR (stop the bot first)"),
+        "chart": (cmd_chart, "draw a chart of the stored history into a PNG file"),
         "export": (cmd_export, "write recorded events and daily counts as CSV or JSON"),
         "forget": (
             cmd_forget,
@@ -211,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     parsers["restore"].add_argument(
         "--force", action="store_true", help="unpack over a DATA_DIR that already holds data"
     )
+    parsers["chart"].add_argument("metric", choices=METRICS, help="what to draw")
+    parsers["chart"].add_argument(
+        "--range", choices=list(RANGES), default="30d", help="how far back (default 30d)"
+    )
+    parsers["chart"].add_argument("--out", type=Path, default=Path("chart.png"), help="the PNG to write")
     parsers["export"].add_argument(
         "--from", dest="from_", type=_parse_date, help="the first day (default: 29 days before --to)"
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -24,6 +26,7 @@ from src.services.monitoring.lifecycle import LifecycleNotifier
 from src.services.monitoring.metrics import MetricsSampler
 from src.services.presence.service import PresenceService
 from src.services.stats.backups import BackupService
+from src.services.stats.chart_maker import ChartMaker
 from src.services.stats.count_history import CountHistory, seed_from_days
 from src.services.stats.counter_admin import CounterAdmin
 from src.services.stats.counter_specs import configured_counters
@@ -35,6 +38,7 @@ from src.services.stats.report_scheduler import ReportScheduler
 from src.services.stats.view import StatsSnapshotView
 from src.types.ports import Clock
 from src.utils.breaker import BreakerRegistry
+from src.utils.charts import ProcessChartRenderer
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
 from src.utils.run_lock import DataDirBusy, RunLock
@@ -80,8 +84,17 @@ class StatsBotApp:
             samples=self.count_history.record,
         )
         self.stats = StatsSnapshotView(self.counters, self.recorder)
+        # matplotlib's font cache outside DATA_DIR: it is no data, and backups must not carry it.
+        renderer = ProcessChartRenderer(matplotlib_dir=Path(tempfile.gettempdir()) / "statsbot-matplotlib")
+        self.charts = ChartMaker(self.count_history, self.history, renderer, settings.zone)
         self.reports = ReportScheduler(
-            settings, self.clock, self.store, self.history, self.port, flush=self.recorder.flush
+            settings,
+            self.clock,
+            self.store,
+            self.history,
+            self.port,
+            flush=self.recorder.flush,
+            charts=self.charts,
         )
         self.alerts = AlertMonitor(
             settings,
@@ -116,6 +129,8 @@ class StatsBotApp:
             counters=self.counters,
             heartbeat=self.heartbeat,
             breakers=self.breakers,
+            charts=self.charts,
+            counts=self.count_history,
         )
         self.counter_admin = CounterAdmin(self.port, self.store, self.counters)
         counter_answers = CounterAnswers(self.clock, self.counter_admin, self.counters, self.goals)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from src.core.config import Settings
 from src.services.monitoring.health_report import build_health_embed
 from src.services.monitoring.heartbeat import HeartbeatService
+from src.services.stats.chart_data import ChartDataError
+from src.services.stats.chart_maker import ChartMaker
+from src.services.stats.count_history import CountHistory
 from src.services.stats.counters import CounterService
+from src.services.stats.export import export_rows, to_csv
 from src.services.stats.history import DailyHistory
 from src.services.stats.queries import (
     WEEK,
@@ -18,10 +23,20 @@ from src.services.stats.queries import (
     build_week_embed,
     no_data_text,
 )
-from src.types.models import ChannelStats, Embed
+from src.types.models import Attachment, ChannelStats, Embed
 from src.types.ports import BreakerSource, Clock, StatsView
 
-Reply = Embed | str
+
+@dataclass(frozen=True)
+class AnswerWithFiles:
+    """An answer that carries files: e.g. a chart PNG the embed shows (`image="attachment://chart.png"`)."""
+
+    embed: Embed
+    files: Sequence[Attachment] = ()
+
+
+Reply = Embed | str | AnswerWithFiles  # what a command's builder returns
+CHART_COLOR = 0x5865F2
 
 
 class CommandAnswers:
@@ -37,6 +52,8 @@ class CommandAnswers:
         counters: CounterService,
         heartbeat: HeartbeatService,
         breakers: Iterable[BreakerSource],
+        charts: ChartMaker | None = None,
+        counts: CountHistory | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -45,6 +62,8 @@ class CommandAnswers:
         self._counters = counters
         self._heartbeat = heartbeat
         self._breakers = breakers  # re-iterated per answer: a registry gains breakers over time
+        self._charts = charts
+        self._counts = counts
 
     def today(self) -> date:
         """Return today in the configured time zone."""
@@ -76,7 +95,37 @@ class CommandAnswers:
         previous = await self._history.days(
             today - timedelta(days=2 * WEEK - 1), today - timedelta(days=WEEK)
         )
-        return build_week_embed(days, previous)
+        embed = build_week_embed(days, previous)
+        chart = await self._charts.weekly(today) if self._charts is not None else None
+        return embed if chart is None else AnswerWithFiles(chart.attach_to(embed), [chart.attachment])
+
+    async def stats_chart(self, metric: str, range_name: str) -> Reply:
+        """Answer `/stats chart`: one chart of `metric` over `range_name`, or why there is none."""
+        if self._charts is None:
+            return "Charts are not available in this StatsBot."
+        try:
+            chart = await self._charts.metric(metric, range_name, self.today())
+        except ChartDataError as exc:
+            return str(exc)
+        embed = Embed(title=f"📈 {chart.title}", color=CHART_COLOR)
+        return AnswerWithFiles(chart.attach_to(embed), [chart.attachment])
+
+    async def stats_export(self, start: date, end: date) -> Reply:
+        """Answer `/stats export`: the range's events and daily counts as a CSV file."""
+        rows = await export_rows(self._history, self._counts, start, end, self._settings.zone)
+        events = sum(1 for row in rows if row.record == "event")
+        name = f"statsbot-{start.isoformat()}-to-{end.isoformat()}.csv"
+        csv = Attachment(name, to_csv(rows).encode("utf-8"), f"StatsBot export, {start} to {end}")
+        embed = Embed(
+            title=f"📤 Export, {start:%d %b %Y} to {end:%d %b %Y}",
+            description=(
+                f"{events:,} events and {len(rows) - events:,} daily counts, times in "
+                f"{self._settings.timezone}. Columns: time, record (event or count), kind, member, "
+                "low, high, value."
+            ),
+            color=CHART_COLOR,
+        )
+        return AnswerWithFiles(embed, [csv])
 
     async def health(self) -> Reply:
         """Answer `/health`: fresh heartbeat figures and every circuit breaker."""

@@ -14,24 +14,25 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import discord
 from discord import app_commands
 from pydantic import BaseModel
 
-from src.core.command_answers import CommandAnswers, Reply
+from src.core.command_answers import AnswerWithFiles, CommandAnswers, Reply
 from src.core.counter_answers import CounterAnswers
 from src.core.counter_commands import counter_commands
 from src.core.discord_adapter import to_discord_embed, to_discord_files
 from src.core.exceptions import DiscordPortError, StatsBotError, StoreError
+from src.services.stats.chart_data import METRICS, RANGES
 from src.services.stats.counter_admin import CounterAdminError
 from src.services.stats.goals import GoalError
 from src.services.stats.queries import QueryError, parse_day
 from src.services.stats.templates import TemplateError
-from src.types.models import SCHEMA_VERSION, Attachment, Embed
+from src.types.models import SCHEMA_VERSION, Embed
 from src.types.ports import JsonStore
 from src.utils.logging import get_logger
 from src.utils.text import describe_error
@@ -42,28 +43,15 @@ Interaction = discord.Interaction[discord.Client]
 STATE_FILE = "state/commands.json"
 EPHEMERAL = "statsbot.ephemeral"  # interaction.extras key: whether the deferred answer is ephemeral
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
+EXPORT_DAYS = 30  # /stats export without dates: the last 30 days, today included
 SCOPE_FIX = (
     "re-invite the bot with the applications.commands scope (Developer Portal > OAuth2 > URL Generator, "
     "scopes bot and applications.commands)"
 )
 
 
-@dataclass(frozen=True)
-class AnswerWithFiles:
-    """An answer that carries files: e.g. a chart PNG the embed shows (`image="attachment://chart.png"`)."""
-
-    embed: Embed
-    files: Sequence[Attachment] = ()
-
-
-# What a command's builder may return: an embed, a text, or an embed with files (dataclass or tuple).
-FileReply = Reply | AnswerWithFiles | tuple[Embed, Sequence[Attachment]]
-
-
-def answer_options(reply: FileReply) -> dict[str, Any]:
+def answer_options(reply: Reply) -> dict[str, Any]:
     """The `edit_original_response` arguments that show `reply`: its embed or text, and its files if any."""
-    if isinstance(reply, tuple):
-        reply = AnswerWithFiles(*reply)
     if isinstance(reply, AnswerWithFiles):
         options: dict[str, Any] = {"embed": to_discord_embed(reply.embed)}
         if reply.files:
@@ -258,6 +246,37 @@ class StatsCommands:
         async def stats_week(interaction: Interaction) -> None:
             await self._answer(interaction, self._answers.stats_week, ephemeral=False)
 
+        @stats.command(name="chart", description="A chart of members, online, joins, leaves or bans")
+        @app_commands.rename(span="range")
+        @app_commands.describe(metric="What to draw", span="How far back")
+        @app_commands.choices(
+            metric=[app_commands.Choice(name=m, value=m) for m in METRICS],
+            span=[app_commands.Choice(name=r, value=r) for r in RANGES],
+        )
+        async def stats_chart(interaction: Interaction, metric: str, span: str = "30d") -> None:
+            await self._answer(interaction, lambda: self._answers.stats_chart(metric, span), ephemeral=False)
+
+        @stats.command(
+            name="export", description="The recorded events and daily counts as a CSV (Manage Server)"
+        )
+        @app_commands.rename(first="from", last="to")
+        @app_commands.describe(
+            first="The first day as YYYY-MM-DD (default: 29 days before the last)",
+            last="The last day as YYYY-MM-DD (default: today)",
+        )
+        async def stats_export(
+            interaction: Interaction, first: str | None = None, last: str | None = None
+        ) -> None:
+            # /stats is everyone's; Discord sets permissions per top-level command, so this one checks here.
+            if not interaction.permissions.manage_guild:
+                raise QueryError("Only members with Manage Server can export the server's data.")
+            today = self._answers.today()
+            end = parse_day(last, today) if last else today
+            start = parse_day(first, today) if first else end - timedelta(days=EXPORT_DAYS - 1)
+            if start > end:
+                raise QueryError(f"The first day ({start}) is after the last ({end}).")
+            await self._answer(interaction, lambda: self._answers.stats_export(start, end), ephemeral=True)
+
         @app_commands.command(
             name="health", description="The bot's health: heartbeat, counters, breakers, errors"
         )
@@ -283,7 +302,7 @@ class StatsCommands:
                 self.tree.add_command(command)
 
     async def _answer(
-        self, interaction: Interaction, build: Callable[[], Awaitable[FileReply]], *, ephemeral: bool
+        self, interaction: Interaction, build: Callable[[], Awaitable[Reply]], *, ephemeral: bool
     ) -> None:
         """Defer at once, build the answer, and put it in the original message; errors go to on_error.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,15 +19,10 @@ from src.core.discord_adapter import DiscordAdapter
 from src.core.member_scan import MemberChunks
 from src.core.session import TOKEN_FIX, discord_endpoints
 from src.services.stats.backups import KEEP as ARCHIVES_KEPT
+from src.services.stats.chart_data import ChartDataError
+from src.services.stats.chart_maker import ChartMaker
 from src.services.stats.count_history import CountHistory, seed_from_days
-from src.services.stats.export import (
-    count_rows,
-    day_counts_from_days,
-    event_rows,
-    recorded_days,
-    to_csv,
-    to_json,
-)
+from src.services.stats.export import export_rows, to_csv, to_json
 from src.services.stats.forget import ForgetReport, forget_member
 from src.services.stats.history import DailyHistory
 from src.services.stats.legacy import LegacyImportError
@@ -34,6 +30,7 @@ from src.services.stats.legacy import import_legacy as merge_legacy
 from src.services.stats.queries import no_data_text
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import DailyStats, Embed
+from src.utils.charts import ProcessChartRenderer
 from src.utils.clock import SystemClock
 from src.utils.logging import get_logger
 from src.utils.run_lock import DataDirBusy, RunLock
@@ -68,10 +65,9 @@ async def export(settings: Settings, start: date, end: date, fmt: str, out: Path
     if start > end:
         print(f"export: --from {start} is after --to {end}.", file=sys.stderr)
         return 2
-    history = DailyHistory(AtomicJsonStore(settings.data_dir))
-    days = [day async for day in recorded_days(history, start, end)]
-    rows = event_rows(days, settings.zone) + count_rows(day_counts_from_days(days), settings.zone)
-    rows.sort(key=lambda row: (row.time, row.record))
+    store = AtomicJsonStore(settings.data_dir)
+    counts = CountHistory(settings, SystemClock(), store)  # only read: never started, so it writes nothing
+    rows = await export_rows(DailyHistory(store), counts, start, end, settings.zone)
     text = to_csv(rows) if fmt == "csv" else to_json(rows, start, end, settings.zone)
     if out is None:
         sys.stdout.write(text)
@@ -81,6 +77,23 @@ async def export(settings: Settings, start: date, end: date, fmt: str, out: Path
         print(
             f"Wrote {out}: {events:,} events and {len(rows) - events:,} daily counts from {start} to {end}."
         )
+    return 0
+
+
+async def chart(settings: Settings, metric: str, range_name: str, out: Path) -> int:
+    """Draw the `/stats chart` chart of `metric` over `range_name` from DATA_DIR into the PNG file `out`."""
+    store = AtomicJsonStore(settings.data_dir)
+    renderer = ProcessChartRenderer(matplotlib_dir=Path(tempfile.gettempdir()) / "statsbot-matplotlib")
+    counts = CountHistory(settings, SystemClock(), store)  # only read: never started, so it writes nothing
+    maker = ChartMaker(counts, DailyHistory(store), renderer, settings.zone)
+    today = SystemClock().now().astimezone(settings.zone).date()
+    try:
+        drawn = await maker.metric(metric, range_name, today)
+    except ChartDataError as exc:
+        print(f"chart: {exc}", file=sys.stderr)
+        return 1
+    await asyncio.to_thread(out.write_bytes, drawn.attachment.data)
+    print(f"Wrote {out} ({len(drawn.attachment.data):,} bytes). {drawn.alt_text}")
     return 0
 
 

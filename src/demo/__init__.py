@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from src.demo.harness import BotRun, sandbox_settings
+from src.demo.history import PAST_IDS, seed_past_days
 from src.demo.scenario import Community
 from src.demo.view import CLEAR, NEWEST_SHOWN, NewMember, Screen, presence_text, render
 from src.sandbox import Sandbox, SandboxConfig
@@ -24,6 +25,7 @@ from src.utils.clock import ShiftedClock
 from src.utils.logging import configure_logging
 
 ZONE = ZoneInfo("America/New_York")
+CHARTS_FOLDER = "demo-charts"  # where the demo leaves the charts the bot posted, to look at afterwards
 TIME_SCALE = 20.0  # Discord's 10-minute rename window becomes 30 s
 # Two more counters and a goal, added the way a server admin would: with /counter add and /goal set.
 ADDED_COUNTERS = {"bots": "🤖 {bots} bots · 🧑 {humans:,}", "goal": "🎯 {members:,} / {goal:,}"}
@@ -63,6 +65,7 @@ async def _demo(seconds: float, folder: Path) -> int:
             presence_update_interval=4,
             alert_memory_mb=4096,
         )
+        await seed_past_days(folder / "data", ZONE, clock.now().astimezone(ZONE).date(), config.members + 1)
         run = await BotRun(settings, clock).started()
         await asyncio.wait_for(run.app.commands.synced.wait(), 10.0)  # registered just after the start
         counters = {kind: sb.channel_ids[kind] for kind in ("members", "online", "bans")}
@@ -89,6 +92,7 @@ async def _demo(seconds: float, folder: Path) -> int:
         final = current_screen(
             sb, community, clock.now(), 0, folder / "data", run.app.heartbeat.message_id, counters
         )
+        charts = save_report_charts(sb, Path.cwd() / CHARTS_FOLDER)
     loop.remove_signal_handler(signal.SIGINT)
     print(("" if not interactive else CLEAR) + render(final))
     print()
@@ -96,7 +100,23 @@ async def _demo(seconds: float, folder: Path) -> int:
         f"Demo finished (bot exit status {code}): {final.renames} renames, {final.rate_limited} rename 429s, "
         f"{final.messages} messages posted, {final.events} member events recorded."
     )
+    for path in charts:
+        print(f"The report's chart, as posted in the stats channel: {path.relative_to(Path.cwd())}")
     return 0
+
+
+def save_report_charts(sb: Sandbox, folder: Path) -> list[Path]:
+    """Write every chart the bot attached to a report in the stats channel to `folder`; return the files."""
+    saved = []
+    channel = sb.channel_ids["stats"]
+    for message in sb.messages(channel):
+        for attachment in message.get("attachments") or []:
+            if str(attachment.get("filename", "")).endswith(".png"):
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / attachment["filename"]
+                path.write_bytes(sb.attachment_bytes(channel, int(message["id"]), attachment["filename"]))
+                saved.append(path)
+    return saved
 
 
 async def add_demo_counters(sb: Sandbox) -> dict[str, int]:
@@ -136,7 +156,7 @@ def current_screen(
         if "Goal" in str(e)
     ]
     posted = [r for r in sb.journal.requests_matching(r"POST /channels/\d+/messages") if r.status < 300]
-    events = _events_on_disk(data_dir)
+    events = [e for e in _events_on_disk(data_dir) if int(e.member_id) not in PAST_IDS]  # this run's only
     joins = [e for e in events if e.kind is EventKind.JOIN]
     return Screen(
         now=now.astimezone(ZONE),

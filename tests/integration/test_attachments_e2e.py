@@ -7,7 +7,7 @@ import zlib
 
 import aiohttp
 
-from src.core.commands import AnswerWithFiles
+from src.core.command_answers import AnswerWithFiles
 from src.types.models import Attachment, Embed
 from tests.integration.conftest import wait_until
 
@@ -95,13 +95,13 @@ async def test_a_command_answer_carries_its_chart(sandbox, start_bot, monkeypatc
     assert await run.stop() == 0
 
 
-async def test_a_tuple_answer_attaches_its_files_privately(sandbox, start_bot, monkeypatch):
-    """An (embed, files) answer to an ephemeral command shows the file only to the member."""
+async def test_an_ephemeral_answer_attaches_its_files_privately(sandbox, start_bot, monkeypatch):
+    """An answer with files to an ephemeral command shows the file only to the member."""
     run = await start_bot().started()
     await wait_until(lambda: sandbox.journal.requests_matching(REGISTER), what="the command registration")
 
-    async def export_answer() -> tuple[Embed, list[Attachment]]:
-        return Embed(title="Export"), [Attachment("joins.csv", CSV)]
+    async def export_answer() -> AnswerWithFiles:
+        return AnswerWithFiles(Embed(title="Export"), [Attachment("joins.csv", CSV)])
 
     monkeypatch.setattr(run.app.commands._answers, "health", export_answer)
 

@@ -341,3 +341,33 @@ class LoopStallMonitor:
             before = time.perf_counter()
             await asyncio.sleep(self.tick)
             self.max_stall_s = max(self.max_stall_s, time.perf_counter() - before - self.tick)
+
+
+class LoopCpuStallMonitor(LoopStallMonitor):
+    """A `LoopStallMonitor` that also notes the loop thread's own CPU time in each stall.
+
+    On shared cores a stall is partly code running on the loop and partly the thread waiting for a core (or
+    for the GIL); `max_busy_s`, the most CPU the loop thread used in one stall, is the code's part alone.
+    """
+
+    def __init__(self, tick: float = 0.001, limit_s: float = 600.0) -> None:
+        super().__init__(tick, limit_s)
+        self.max_busy_s = 0.0
+
+    async def __aenter__(self) -> LoopCpuStallMonitor:
+        """Start ticking."""
+        await super().__aenter__()
+        return self
+
+    async def reset(self) -> None:
+        """Let the ticker catch up, then forget the stalls and the CPU so far."""
+        await super().reset()
+        self.max_busy_s = 0.0
+
+    async def _run(self) -> None:
+        deadline = time.perf_counter() + self.limit_s
+        while time.perf_counter() < deadline:
+            before, cpu_before = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(self.tick)
+            self.max_stall_s = max(self.max_stall_s, time.perf_counter() - before - self.tick)
+            self.max_busy_s = max(self.max_busy_s, time.thread_time() - cpu_before)

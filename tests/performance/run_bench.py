@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from tests.performance.bench_charts import bench_charts
 from tests.performance.bench_counters import bench_counters
 from tests.performance.bench_events import bench_events
 from tests.performance.bench_memory import bench_memory
@@ -44,8 +45,9 @@ BENCHMARKS: dict[str, tuple[str, Bench]] = {
     "steady": ("5. Steady state, REST per simulated hour", bench_steady),
     "raid": ("6. Simulated one-hour raid", bench_raid),
     "counters": ("7. Every counter kind", bench_counters),
+    "charts": ("8. Charts and count history", bench_charts),
 }
-ORDER = ("store", "events", "startup", "memory", "counters", "steady", "raid")
+ORDER = ("store", "events", "charts", "startup", "memory", "counters", "steady", "raid")
 
 
 async def run_one(name: str, title: str, bench: Bench) -> BenchResult:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.performance.bench_charts import bench_charts
 from tests.performance.bench_counters import bench_counters
 from tests.performance.bench_events import bench_events
 from tests.performance.bench_memory import bench_memory
@@ -30,6 +31,7 @@ TINY: dict[str, Callable[[], Awaitable[BenchResult]]] = {
     "steady": lambda: bench_steady(time_scale=720.0, settle=0.5),
     "raid": lambda: bench_raid(time_scale=720.0, rate=100.0),
     "counters": lambda: bench_counters(sizes=(100, 5_000), settle=0.3, second_pass=False),
+    "charts": lambda: bench_charts(days=3, repeats=1),
 }
 
 

@@ -58,9 +58,9 @@ def test_three_top_level_commands(definitions) -> None:
 
 
 def test_stats_has_now_day_and_week(definitions) -> None:
-    """/stats is a group of now, day and week, and day takes a required date string."""
+    """/stats is a group of now, day, week, chart and export; day takes a required date string."""
     options = {o["name"]: o for o in definitions["stats"]["options"]}
-    assert sorted(options) == ["day", "now", "week"]
+    assert sorted(options) == ["chart", "day", "export", "now", "week"]
     assert options["day"]["options"] == [
         {"type": 3, "name": "date", "description": "The day as YYYY-MM-DD, e.g. 2026-01-31", "required": True}
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from src.core.exceptions import TransientDiscordError
 from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
-from src.types.models import Embed, EventKind, MemberEvent
+from src.types.models import Attachment, Embed, EventKind, MemberEvent
 from src.types.ports import PostedMessage
 from src.utils.store import AtomicJsonStore
 from tests.clock import ManualClock
@@ -61,7 +61,13 @@ class UnpostableChannel:
         self.posted: list[str] = []
 
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
         if self.failing:
             self.failed += 1

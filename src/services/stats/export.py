@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from src.services.stats.count_history import CountHistory
 from src.services.stats.history import DailyHistory
 from src.types.models import DailyStats
 
@@ -90,6 +91,34 @@ def day_counts_from_days(days: Iterable[DailyStats]) -> list[DayCount]:
         if seen:
             counts.append(DayCount(day.date, "members", min(seen), max(seen), seen[-1]))
     return counts
+
+
+COUNTED = ("members", "humans", "bots", "online", "bans", "boosts", "boost_tier", "channels", "roles")
+
+
+async def export_rows(
+    days: DailyHistory, counts: CountHistory | None, start: date, end: date, zone: ZoneInfo
+) -> list[ExportRow]:
+    """Every event and every value's daily counts from `start` to `end`, in time order.
+
+    The count history gives each value's lowest, highest and last count per day; for days it does not
+    cover (before StatsBot sampled, or an imported history), the day files' member counts stand in.
+    """
+    stored = [day async for day in recorded_days(days, start, end)]
+    rows = event_rows(stored, zone)
+    history: list[DayCount] = []
+    if counts is not None:
+        first = datetime.combine(start, time(), zone)
+        after = datetime.combine(end + timedelta(days=1), time(), zone)
+        for key in COUNTED:
+            for point in await counts.buckets(key, first, after, "day", zone):
+                day = point.at.astimezone(zone).date()
+                history.append(DayCount(day, key, point.low, point.high, point.last))
+    covered = {c.day for c in history if c.key == "members"}
+    history += [c for c in day_counts_from_days(stored) if c.day not in covered]
+    rows += count_rows(history, zone)
+    rows.sort(key=lambda row: (row.time, row.record, row.kind))
+    return rows
 
 
 async def recorded_days(history: DailyHistory, start: date, end: date) -> AsyncIterator[DailyStats]:

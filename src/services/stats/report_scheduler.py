@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from src.core.config import Settings
 from src.core.exceptions import DiscordPortError, StoreError
+from src.services.stats.chart_maker import Chart, ChartMaker
 from src.services.stats.history import DailyHistory
 from src.services.stats.reports import build_daily_report, build_weekly_report
 from src.types.models import DailyStats, Embed
@@ -73,6 +74,7 @@ class ReportScheduler:
         port: DiscordPort,
         *,
         flush: Callable[[], Awaitable[object]] | None = None,
+        charts: ChartMaker | None = None,
         retry_delay: float = 300.0,
         catch_up_days: int = CATCH_UP_DAYS,
     ) -> None:
@@ -83,6 +85,7 @@ class ReportScheduler:
         self._history = history
         self._port = port
         self._flush = flush
+        self._charts = charts
         self._retry_delay = retry_delay
         self._catch_up_days = catch_up_days
         self._log = get_logger(__name__, service="stats")
@@ -119,14 +122,18 @@ class ReportScheduler:
         return build_weekly_report(days, previous)
 
     async def post_daily(self, d: date) -> int:
-        """Post day `d`'s report unless it is in the stats channel already; return its message id."""
-        return await self._post_once("daily", d, await self.build_daily(d))
+        """Post day `d`'s report (with its chart) unless it is in the stats channel already; return its id."""
+        embed = await self.build_daily(d)
+        chart = await self._charts.daily(d) if self._charts is not None else None
+        return await self._post_once("daily", d, embed, chart)
 
     async def post_weekly(self, end: date) -> int:
-        """Post the weekly report ending with `end` unless it is posted already; return its message id."""
-        return await self._post_once("weekly", end, await self.build_weekly(end))
+        """Post the weekly report ending with `end` (with its chart) unless it is posted already."""
+        embed = await self.build_weekly(end)
+        chart = await self._charts.weekly(end) if self._charts is not None else None
+        return await self._post_once("weekly", end, embed, chart)
 
-    async def _post_once(self, report: str, d: date, embed: Embed) -> int:
+    async def _post_once(self, report: str, d: date, embed: Embed, chart: Chart | None = None) -> int:
         """Post `embed` at most once, whatever crashed or was restored since the last try.
 
         The intent is written down first; a report already in the channel (a crash after the POST, a state
@@ -144,7 +151,9 @@ class ReportScheduler:
                     "report.already_posted", report=report, day=d.isoformat(), message_id=message.message_id
                 )
                 return message.message_id
-        message_id = await self._port.send_message(channel_id, embed, nonce=nonce)
+        files = () if chart is None else (chart.attachment,)
+        shown = embed if chart is None else chart.attach_to(embed)
+        message_id = await self._port.send_message(channel_id, shown, nonce=nonce, files=files)
         self._log.info("report.posted", report=report, day=d.isoformat(), message_id=message_id)
         return message_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from src.core.exceptions import TransientDiscordError
 from src.services.stats.events import EventRecorder
 from src.services.stats.history import DailyHistory
 from src.services.stats.report_scheduler import ReportScheduler
-from src.types.models import DailyStats, Embed, EventKind, MemberEvent
+from src.types.models import Attachment, DailyStats, Embed, EventKind, MemberEvent
 from src.types.ports import PostedMessage
 from src.utils.store import AtomicJsonStore
 from tests.clock import ManualClock
@@ -36,7 +36,13 @@ class FakePort:
         self.nonces: list[str | None] = []
 
     async def send_message(
-        self, channel_id: int, embed: Embed, content: str | None = None, *, nonce: str | None = None
+        self,
+        channel_id: int,
+        embed: Embed,
+        content: str | None = None,
+        *,
+        nonce: str | None = None,
+        files: Sequence[Attachment] = (),
     ) -> int:
         if self.explode_sends:
             self.explode_sends -= 1
