@@ -500,6 +500,25 @@ WORKER_COMMAND = (sys.executable, "-m", "src.utils.chart_worker")
 _STDERR_TAIL = 2000
 
 
+WORKER_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "SYSTEMROOT",
+        "MPLCONFIGDIR",
+        "MPLBACKEND",
+    }
+)
+
+
 class ProcessChartRenderer:
     """Draws each chart in a short-lived worker process, so matplotlib never enters the bot's memory.
 
@@ -530,7 +549,8 @@ class ProcessChartRenderer:
             return await self._run(payload)
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        # Only what Python and matplotlib need: the worker never sees BOT_TOKEN or any other setting.
+        env = {name: value for name, value in os.environ.items() if name in WORKER_ENVIRONMENT}
         if self._matplotlib_dir is not None:
             self._matplotlib_dir.mkdir(parents=True, exist_ok=True)
             env["MPLCONFIGDIR"] = str(self._matplotlib_dir)

@@ -405,16 +405,21 @@ async def bench_charts(days: int = 365, repeats: int = 5) -> BenchResult:
     return result
 
 
-def _add_stall_rows(result: BenchResult, label: str, run: dict[str, Any], runs: int, note: str = "") -> None:
-    """The longest event-loop stall: the worst of the runs judged, the median of the runs for the noise."""
+def _add_stall_rows(
+    result: BenchResult, label: str, run: dict[str, Any], runs: int, *, judged: bool = True
+) -> None:
+    """The longest event-loop stall (judged against the drawing target, or only shown), and the median."""
     worst = run["max_loop_blocked_ms"]
-    result.add(
-        f"{label}: longest event-loop stall (worst of {runs})",
-        worst,
-        "ms",
-        target=f"<= {LOOP_BLOCKED_MS:g} ms{note}",
-        passed=worst <= LOOP_BLOCKED_MS,
-    )
+    if judged:
+        result.add(
+            f"{label}: longest event-loop stall (worst of {runs})",
+            worst,
+            "ms",
+            target=f"<= {LOOP_BLOCKED_MS:g} ms",
+            passed=worst <= LOOP_BLOCKED_MS,
+        )
+    else:  # the issue sets the 10 ms target for drawing; a read's stall is shown, not judged
+        result.add(f"{label}: longest event-loop stall (worst of {runs})", worst, "ms")
     result.add(
         f"{label}: longest stall, median of {runs} / most CPU the loop thread used in one stall "
         "(the rest: waiting for a core or the GIL)",
@@ -444,9 +449,7 @@ def _add_history_rows(result: BenchResult, made: dict[str, Any], reads: dict[str
             f"{label}: files opened (daily / hourly / raw)",
             f"{run['files_opened']} ({by_kind['daily']} / {by_kind['hourly']} / {by_kind['raw']})",
         )
-        _add_stall_rows(
-            result, label, run, len(run["wall_ms_samples"]), " (the drawing target, for reads too)"
-        )
+        _add_stall_rows(result, label, run, len(run["wall_ms_samples"]), judged=False)
     collections = [ms for run in reads.values() for ms in run["full_gc_ms"]]
     timed = sum(len(run["wall_ms_samples"]) for run in reads.values())
     result.add(

@@ -614,6 +614,19 @@ async def test_a_worker_writing_no_png_raises():
         await renderer.render(bars_spec())
 
 
+async def test_the_worker_never_sees_the_bot_token(monkeypatch: pytest.MonkeyPatch):
+    """BOT_TOKEN (and every other setting) stays in the bot: the worker's environment holds neither."""
+    monkeypatch.setenv("BOT_TOKEN", "secret-token-for-this-test")
+    monkeypatch.setenv("STATS_CHANNEL_ID", "1005")
+    dump = (
+        "import os, sys; sys.stdout.buffer.write(b'\\x89PNG\\r\\n\\x1a\\n' + repr(dict(os.environ)).encode())"
+    )
+    data = await ProcessChartRenderer(command=python(dump)).render(bars_spec())
+    assert b"secret-token-for-this-test" not in data
+    assert b"STATS_CHANNEL_ID" not in data
+    assert b"PATH" in data
+
+
 async def test_a_worker_that_cannot_start_raises():
     """A missing interpreter raises ChartRenderError rather than a bare OSError."""
     renderer = ProcessChartRenderer(command=("/nonexistent/python3", "-m", "src.utils.chart_worker"))
