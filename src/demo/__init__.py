@@ -34,10 +34,20 @@ VOICE = 2
 
 
 def main() -> int:
-    """Run the demo for DEMO_SECONDS (default 90) and print a summary; exit status 0."""
+    """Run the demo for DEMO_SECONDS (default 90) and print a summary; exit status 0.
+
+    Its data goes to a temporary folder, or to DEMO_DATA_DIR/data when that is set (and empty).
+    """
     seconds = float(os.environ.get("DEMO_SECONDS", "90"))
-    with tempfile.TemporaryDirectory(prefix="statsbot-demo-") as folder:
-        return asyncio.run(_demo(seconds, Path(folder)))
+    kept = os.environ.get("DEMO_DATA_DIR")  # keep the demo's DATA_DIR, e.g. to draw charts from it afterwards
+    if kept:
+        folder = Path(kept)
+        if (folder / "data").exists():
+            print(f"DEMO_DATA_DIR={kept} already holds a demo's data: use an empty folder.", file=sys.stderr)
+            return 2
+        return asyncio.run(_demo(seconds, folder))
+    with tempfile.TemporaryDirectory(prefix="statsbot-demo-") as temporary:
+        return asyncio.run(_demo(seconds, Path(temporary)))
 
 
 def _clock_before_midnight(seconds: float) -> ShiftedClock:

@@ -6,7 +6,10 @@ import asyncio
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from src.demo.scenario import BURST_SIZE, Community, Step
 from src.demo.view import NewMember, Screen, render
@@ -257,3 +260,15 @@ async def test_a_busy_screen_fits_40_lines_by_100_columns() -> None:
     lines = text.splitlines()
     assert len(lines) <= 40, text
     assert max(len(line) for line in lines) <= 100, text
+
+
+def test_demo_data_dir_holding_a_demo_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """DEMO_DATA_DIR must be empty: one that holds an earlier demo's data is refused (exit 2), not mixed."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("DEMO_DATA_DIR", str(tmp_path))
+    from src.demo import main
+
+    assert main() == 2
+    assert "already holds a demo's data" in capsys.readouterr().err
