@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 
 def human_duration(seconds: float) -> str:
@@ -45,3 +45,12 @@ _MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
 def escape_markdown(text: str) -> str:
     """Return `text` with Discord's markdown characters escaped, so a user's name cannot format a message."""
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def date_span(first: date, last: date) -> str:
+    """A span of days in words, the shared month and year written once: "24-30 November 2026", en dash."""
+    if first.year != last.year:
+        return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
+    if first.month != last.month:
+        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
+    return f"{first.day}–{last.day} {last:%B %Y}"

@@ -28,7 +28,7 @@ from src.services.stats.history_buckets import (
 from src.services.stats.reports import signed
 from src.types.charts import ChartSpec, Panel, PanelKind, Series, Tone
 from src.types.models import EventKind
-from src.utils.text import clip
+from src.utils.text import clip, date_span
 
 METRICS = ("members", "online", "joins", "leaves", "bans")
 RANGES = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
@@ -96,15 +96,6 @@ def _between(first: date, last: date) -> str:
     if first == last:
         return f"on {_long_date(first)}"
     return f"between {_day_words(first, year=first.year != last.year)} and {_day_words(last, year=True)}"
-
-
-def _span_words(first: date, last: date) -> str:
-    """A span in a title: "24-30 November 2026" (with an en dash), a shared month and year written once."""
-    if first.year != last.year:
-        return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
-    if first.month != last.month:
-        return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
-    return f"{first.day}–{last.day} {last:%B %Y}"
 
 
 def _short_span(first: date, last: date, *, year: bool = True) -> str:
@@ -427,7 +418,7 @@ async def weekly_chart(counts: CountHistory, days: DailyHistory, last_day: date,
     online = await _track(counts, "online", window, HOUR, zone, lambda p: p.last)
     bars = await _day_bars(days, first, last_day, (EventKind.JOIN, EventKind.LEAVE))
     if not this_week and not week_before and not online and not bars.has_data():
-        raise ChartDataError(f"Nothing is stored for {_span_words(first, last_day)} yet: {_HISTORY_STARTS}")
+        raise ChartDataError(f"Nothing is stored for {date_span(first, last_day)} yet: {_HISTORY_STARTS}")
     times, (members, before) = _merge(
         [this_week, _shift_week(week_before, zone)], _gap_after(HOUR), zone, edges=window
     )
@@ -445,9 +436,9 @@ async def weekly_chart(counts: CountHistory, days: DailyHistory, last_day: date,
     else:
         member_text = "No member counts are stored for the week."
     return ChartSpec(
-        title=f"Weekly report: {_span_words(first, last_day)}",
+        title=f"Weekly report: {date_span(first, last_day)}",
         subtitle=(
-            f"Dashed: the week before, {_span_words(before_first, before_last)}. "
+            f"Dashed: the week before, {date_span(before_first, before_last)}. "
             f"Dates and times in {_zone_name(zone)}"
         ),
         panels=[

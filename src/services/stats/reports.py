@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from src.types.models import DailyStats, Embed, EmbedField, EventKind, MemberEvent
-from src.utils.text import escape_markdown
+from src.utils.text import date_span, escape_markdown
 
 FIELD_VALUE_LIMIT = 1024
 EMBED_TOTAL_LIMIT = 6000
@@ -103,15 +103,6 @@ def build_daily_report(day: DailyStats) -> Embed:
     )
 
 
-def _span(start: date, end: date) -> str:
-    """The span in words: the month and year are written once when both days share them."""
-    if start.year != end.year:
-        return f"{start.day} {start:%B %Y} – {end.day} {end:%B %Y}"
-    if start.month != end.month:
-        return f"{start.day} {start:%B} – {end.day} {end:%B %Y}"
-    return f"{start.day}–{end.day} {end:%B %Y}"
-
-
 def _activity(day: DailyStats) -> int:
     return day.count(EventKind.JOIN) + day.count(EventKind.LEAVE) + day.count(EventKind.BAN)
 
@@ -188,7 +179,7 @@ def build_weekly_report(days: list[DailyStats], previous: list[DailyStats]) -> E
         EmbedField(name="Member growth", value=_member_growth(days)),
     ]
     return Embed(
-        title=f"📈 Weekly report — {_span(days[0].date, days[-1].date)}",
+        title=f"📈 Weekly report — {date_span(days[0].date, days[-1].date)}",
         color=GREEN if net >= 0 else RED,
         fields=fields,
     )
