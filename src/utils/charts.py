@@ -402,14 +402,10 @@ def _draw_panel(ax: Axes, panel: Panel, width_px: int) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=_all_integral(panel), steps=[1, 2, 2.5, 5, 10]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: format_count(value)))
     if len(panel.series) > 1:
-        ax.legend(
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncols=len(panel.series),
-            borderaxespad=0.3,
-            handlelength=1.6,
-            columnspacing=1.2,
-        )
+        # Inside the plot where it covers the least data: above the plot it ran into long panel titles.
+        legend = ax.legend(loc="best", ncols=len(panel.series), handlelength=1.6, columnspacing=1.2)
+        legend.get_frame().set_facecolor(BACKGROUND)
+        legend.get_frame().set_alpha(0.85)
 
 
 def _draw_lines(ax: Axes, panel: Panel) -> None:
@@ -481,6 +477,8 @@ def _draw_bars(ax: Axes, panel: Panel, width_px: int) -> None:
                 color=SUBTLE_TEXT,
             )
     ax.margins(y=0.15 if numbered else 0.05)
+    highest = max((v for series in panel.series for v in series.values if v is not None), default=0.0)
+    ax.set_ylim(bottom=0, top=None if highest > 0 else 1)  # counts of events: never below 0, 0-1 when all 0
     ax.grid(axis="x", visible=False)
     labels = [label if len(label) <= 16 else label[:15] + "…" for label in panel.labels]
     ax.set_xticks(positions, labels)

@@ -186,11 +186,25 @@ def _merge(
     `edges` (where no line has a point, a None) stretch the axis over the whole range asked for.
     """
     instants = set(edges)
-    for track in tracks:
+    gaps = [_gap_for(track, gap) for track in tracks]
+    for track, track_gap in zip(tracks, gaps, strict=True):
         instants.update(at for at, _ in track)
-        instants.update(a + (b - a) / 2 for (a, _), (b, _) in pairwise(track) if b - a > gap)
+        instants.update(a + (b - a) / 2 for (a, _), (b, _) in pairwise(track) if b - a > track_gap)
     axis = sorted(instants)
-    return [at.astimezone(zone) for at in axis], [_on_axis(track, axis, gap) for track in tracks]
+    values = [_on_axis(track, axis, track_gap) for track, track_gap in zip(tracks, gaps, strict=True)]
+    return [at.astimezone(zone) for at in axis], values
+
+
+def _gap_for(track: Track, gap: timedelta) -> timedelta:
+    """`gap`, or more for a track stored coarser than the chart's buckets (daily points on an hourly axis).
+
+    Such a track's points are as far apart as its storage, so its line breaks only where a step is well
+    over its usual one: what the bot did not measure, not what it compacted.
+    """
+    steps = sorted(b - a for (a, _), (b, _) in pairwise(track))
+    if not steps:
+        return gap
+    return max(gap, steps[len(steps) // 2] * 2.5)
 
 
 def _shift_week(track: Track, zone: tzinfo) -> Track:

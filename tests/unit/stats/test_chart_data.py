@@ -364,6 +364,19 @@ async def test_members_over_30_days_per_local_day_with_a_gap(env: Env) -> None:
     )
 
 
+async def test_daily_points_on_an_hourly_axis_are_one_line_not_dots(env: Env) -> None:
+    """A week stored only as daily values (compacted, or seeded from day files) draws as a line over 7d."""
+    env.daily("members", {date(2026, 11, d): 1000 + d for d in range(23, 31)})
+
+    spec = await metric_chart(env.counts, env.days, "members", "7d", MONDAY, NEW_YORK)
+
+    (line,) = spec.panels
+    drawn = [v for v in values(line) if v is not None]
+    assert len(drawn) >= 7
+    first, last = values(line).index(drawn[0]), len(values(line)) - 1 - values(line)[::-1].index(drawn[-1])
+    assert None not in values(line)[first : last + 1]  # no breaks between the daily points
+
+
 async def test_a_history_younger_than_the_range_starts_the_axis_at_the_range(env: Env) -> None:
     """The axis starts where the range does, with no value until the history does."""
     env.daily("members", {date(2026, 11, 29): 1500, date(2026, 11, 30): 1490})
