@@ -170,7 +170,7 @@ def cmd_chart(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Remove every record of one member (stop the bot first)."""
-    settings = _start(writes_data=True)
+    settings = _start(writes_data=False)  # a DATA_DIR that does not exist is a mistake, not created
     from src.core.offline import forget
 
     return asyncio.run(forget(settings, args.member_id))

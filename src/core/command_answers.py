@@ -120,8 +120,8 @@ class CommandAnswers:
             title=f"📤 Export, {start:%d %b %Y} to {end:%d %b %Y}",
             description=(
                 f"{events:,} events and {len(rows) - events:,} daily counts, times in "
-                f"{self._settings.timezone}. Columns: time, record (event or count), kind, member, "
-                "low, high, value."
+                f"{self._settings.timezone}. Columns: time, record (event or count), kind, member_id, "
+                "username, display_name, bot, low, high, value."
             ),
             color=CHART_COLOR,
         )

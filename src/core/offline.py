@@ -72,7 +72,11 @@ async def export(settings: Settings, start: date, end: date, fmt: str, out: Path
     if out is None:
         sys.stdout.write(text)
     else:
-        await asyncio.to_thread(out.write_text, text, encoding="utf-8")
+        try:
+            await asyncio.to_thread(out.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            print(f"export: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
+            return 1
         events = sum(1 for row in rows if row.record == "event")
         print(
             f"Wrote {out}: {events:,} events and {len(rows) - events:,} daily counts from {start} to {end}."
@@ -92,13 +96,22 @@ async def chart(settings: Settings, metric: str, range_name: str, out: Path) -> 
     except ChartDataError as exc:
         print(f"chart: {exc}", file=sys.stderr)
         return 1
-    await asyncio.to_thread(out.write_bytes, drawn.attachment.data)
+    try:
+        await asyncio.to_thread(out.write_bytes, drawn.attachment.data)
+    except OSError as exc:
+        print(f"chart: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     print(f"Wrote {out} ({len(drawn.attachment.data):,} bytes). {drawn.alt_text}")
     return 0
 
 
 async def forget(settings: Settings, member_id: str) -> int:
     """Erase one member's records from DATA_DIR and say what still holds them; refused while the bot runs."""
+    if not settings.data_dir.is_dir():
+        print(
+            f"forget: DATA_DIR {settings.data_dir} does not exist: nothing to forget there.", file=sys.stderr
+        )
+        return 2
     lock = RunLock(settings.data_dir)
     try:
         lock.acquire()
@@ -114,6 +127,7 @@ async def forget(settings: Settings, member_id: str) -> int:
             member_id,
             backup_dir=settings.backups_folder,
             keep_archives=ARCHIVES_KEPT,
+            log_dir=settings.log_dir,
         )
     except ValueError as exc:
         print(f"forget: {exc}", file=sys.stderr)
@@ -124,6 +138,11 @@ async def forget(settings: Settings, member_id: str) -> int:
     return 0
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """A count with its noun: 1 event, 2 events."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def forget_summary(found: ForgetReport) -> str:
     """What `forget` did and what still holds the member, as the terminal shows it."""
     who = f"member {found.member_id}"
@@ -131,8 +150,9 @@ def forget_summary(found: ForgetReport) -> str:
     if found.events_removed or found.copies_deleted:
         days = ", ".join(found.days_changed) or "no day file"
         lines.append(
-            f"Removed {found.events_removed:,} events of {who} from {len(found.days_changed):,} day files "
-            f"({days}) and deleted {len(found.copies_deleted):,} older copies of them."
+            f"Removed {_count(found.events_removed, 'event')} of {who} from "
+            f"{_count(len(found.days_changed), 'day file')} ({days}) and deleted "
+            f"{_count(len(found.copies_deleted), 'older copy', 'older copies')} of them."
         )
     else:
         lines.append(f"StatsBot's records hold nothing of {who}.")
@@ -140,6 +160,11 @@ def forget_summary(found: ForgetReport) -> str:
         lines.append(
             "Still naming them, in files StatsBot does not rewrite (delete or edit them yourself): "
             + ", ".join(found.still_named_in)
+        )
+    if found.logs_naming:
+        lines.append(
+            "Log files that name them (kept LOG_RETENTION_DAYS; delete them to erase it now): "
+            + ", ".join(found.logs_naming)
         )
     for archive, dropped in found.archives:
         lines.append(

@@ -84,6 +84,19 @@ def _timestamp(embed: dict[str, Any]) -> datetime | None:
         return None
 
 
+_RELATIVE_TIME = re.compile(r"<t:(\d+):R>")
+
+
+def discord_times(text: str, now: datetime) -> str:
+    """`text` with Discord's relative timestamps (`<t:1796101227:R>`) as a terminal can show them."""
+
+    def words(match: re.Match[str]) -> str:
+        seconds = round(int(match.group(1)) - now.timestamp())
+        return f"in {seconds} s" if seconds > 0 else "now" if seconds == 0 else f"{-seconds} s ago"
+
+    return _RELATIVE_TIME.sub(words, text)
+
+
 def heartbeat_lines(message: dict[str, Any] | None, now: datetime) -> list[str]:
     """The status message's title and health, each counter's field, today's events and the process."""
     embed = _embed(message)
@@ -97,7 +110,7 @@ def heartbeat_lines(message: dict[str, Any] | None, now: datetime) -> list[str]:
     lines = [head]
     # One field per counter, or one "Counters (N)" field listing them when there are many.
     lines += [
-        f"{name:<16} {value}"
+        f"{name:<16} {discord_times(value, now)}"
         for name, value in fields.items()
         if name.endswith(" counter") or name.startswith("Counters (")
     ]

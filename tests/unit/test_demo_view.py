@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from src.demo.scenario import BURST_SIZE, Community, Step
-from src.demo.view import NewMember, Screen, render
+from src.demo.view import NewMember, Screen, discord_times, render
 from src.sandbox import SandboxConfig
 from src.services.monitoring.heartbeat import HeartbeatService
 from src.services.stats.reports import build_daily_report
@@ -272,3 +272,10 @@ def test_demo_data_dir_holding_a_demo_is_refused(
 
     assert main() == 2
     assert "already holds a demo's data" in capsys.readouterr().err
+
+
+def test_discord_relative_times_read_as_seconds_on_the_terminal() -> None:
+    """`<t:N:R>` from the status message shows as "in 12 s" (or "now", "5 s ago") on the demo's screen."""
+    stamp = int(NOW.timestamp())
+    assert discord_times(f"next <t:{stamp + 12}:R>", NOW) == "next in 12 s"
+    assert discord_times(f"<t:{stamp}:R> and <t:{stamp - 5}:R>", NOW) == "now and 5 s ago"

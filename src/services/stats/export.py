@@ -108,17 +108,32 @@ async def export_rows(
     rows = event_rows(stored, zone)
     history: list[DayCount] = []
     if counts is not None:
-        first = datetime.combine(start, time(), zone)
-        after = datetime.combine(end + timedelta(days=1), time(), zone)
-        for key in COUNTED:
-            for point in await counts.buckets(key, first, after, "day", zone):
-                day = point.at.astimezone(zone).date()
-                history.append(DayCount(day, key, point.low, point.high, point.last))
+        for first_day, last_day in _windows(start, end):
+            first = datetime.combine(first_day, time(), zone)
+            after = datetime.combine(last_day + timedelta(days=1), time(), zone)
+            for key in COUNTED:
+                for point in await counts.buckets(key, first, after, "day", zone):
+                    day = point.at.astimezone(zone).date()
+                    history.append(DayCount(day, key, point.low, point.high, point.last))
     covered = {c.day for c in history if c.key == "members"}
     history += [c for c in day_counts_from_days(stored) if c.day not in covered]
     rows += count_rows(history, zone)
-    rows.sort(key=lambda row: (row.time, row.record, row.kind))
+    rows.sort(key=lambda row: (row.time, row.record))  # stable: events in one second keep their order
     return rows
+
+
+WINDOW_DAYS = 3650  # days read from the count history at once (it refuses spans of over 5,000 buckets)
+
+
+def _windows(start: date, end: date) -> list[tuple[date, date]]:
+    """`start` to `end` cut into spans of at most WINDOW_DAYS days, in order."""
+    spans = []
+    first = start
+    while first <= end:
+        last = min(end, first + timedelta(days=WINDOW_DAYS - 1))
+        spans.append((first, last))
+        first = last + timedelta(days=1)
+    return spans
 
 
 async def recorded_days(history: DailyHistory, start: date, end: date) -> AsyncIterator[DailyStats]:
@@ -147,9 +162,24 @@ def to_json(rows: Iterable[ExportRow], start: date, end: date, zone: ZoneInfo) -
         "from": start.isoformat(),
         "to": end.isoformat(),
         "timezone": zone.key,
-        "rows": [asdict(row) for row in rows],
+        "rows": [_typed(asdict(row)) for row in rows],
     }
     return json.dumps(document, ensure_ascii=False, indent=1)
+
+
+def _typed(row: dict[str, str]) -> dict[str, object]:
+    """A JSON row with numbers as numbers and the bot flag as a boolean; empty cells left out."""
+    typed: dict[str, object] = {}
+    for key, value in row.items():
+        if value == "":
+            continue
+        if key == "bot":
+            typed[key] = value == "true"
+        elif key in ("low", "high", "value"):
+            typed[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+        else:
+            typed[key] = value
+    return typed
 
 
 def _cells(row: ExportRow) -> list[str]:

@@ -34,6 +34,7 @@ class ForgetReport:
     copies_deleted: list[str] = field(default_factory=list)
     still_named_in: list[str] = field(default_factory=list)  # files under DATA_DIR StatsBot does not rewrite
     archives: list[tuple[str, datetime]] = field(default_factory=list)  # (archive, when rotation drops it)
+    logs_naming: list[str] = field(default_factory=list)  # log files (LOG_DIR) that name the member
 
 
 def mentions(member_id: str) -> re.Pattern[bytes]:
@@ -48,6 +49,7 @@ async def forget_member(
     *,
     backup_dir: Path,
     keep_archives: int,
+    log_dir: Path | None = None,
 ) -> ForgetReport:
     """Remove every event of `member_id` and the store's older copies naming them; report what is left."""
     if not member_id.isdigit():
@@ -67,6 +69,11 @@ async def forget_member(
             report.days_changed.append(day_name(d))
         report.copies_deleted += await store.purge_copies(day_name(d), lambda raw: bool(naming.search(raw)))
     report.still_named_in = await asyncio.to_thread(_files_naming, store.root, backup_dir, naming)
+    if log_dir is not None:  # a missing folder names nobody: _files_naming walks nothing
+        report.logs_naming = [
+            str(log_dir / name)
+            for name in await asyncio.to_thread(_files_naming, log_dir, backup_dir, naming)
+        ]
     report.archives = [
         (path.name, archive_time(path) + timedelta(days=keep_archives))
         for path in await asyncio.to_thread(_archives_naming, backup_dir, naming)

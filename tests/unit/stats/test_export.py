@@ -77,6 +77,11 @@ async def test_json_to_a_file_says_what_it_wrote(tmp_path: Path, capsys: pytest.
     document = json.loads(out.read_text(encoding="utf-8"))
     assert (document["from"], document["to"], document["timezone"]) == ("2026-11-20", "2026-11-21", "UTC")
     assert [row["kind"] for row in document["rows"]] == ["join", "ban", "members"]
+    assert (document["rows"][1]["bot"], document["rows"][2]["low"], document["rows"][2]["value"]) == (
+        True,
+        1000,
+        1002,
+    )
     assert capsys.readouterr().out.startswith(f"Wrote {out}: 2 events and 1 daily counts")
 
 
@@ -86,3 +91,21 @@ async def test_a_range_that_ends_before_it_starts_exits_2(
     """--from after --to is refused with the two dates."""
     assert await export(make_settings(data_dir=tmp_path), date(2026, 11, 21), DAY, "csv", None) == 2
     assert "--from 2026-11-21 is after --to 2026-11-20" in capsys.readouterr().err
+
+
+async def test_a_range_of_decades_is_exported_without_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--from 2000-01-01: the count history is read in spans it accepts; the day's rows are there."""
+    await seed(tmp_path)
+    assert await export(make_settings(data_dir=tmp_path), date(2000, 1, 1), DAY, "csv", None) == 0
+    assert capsys.readouterr().out.count(",event,") == 2
+
+
+async def test_an_output_file_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out into a folder that does not exist: exit 1 and one line saying so, no traceback."""
+    await seed(tmp_path)
+    assert await export(make_settings(data_dir=tmp_path), DAY, DAY, "csv", tmp_path / "no" / "x.csv") == 1
+    assert "export: cannot write" in capsys.readouterr().err

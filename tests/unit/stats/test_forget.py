@@ -110,3 +110,28 @@ async def test_forget_of_a_member_never_seen_says_so(
     await seed(tmp_path)
     assert await forget(make_settings(data_dir=tmp_path), "999999999999999999") == 0
     assert capsys.readouterr().out.strip() == "StatsBot's records hold nothing of member 999999999999999999."
+
+
+async def test_log_files_naming_the_member_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log line with the member's id is not rewritten: forget says which log files still hold it."""
+    await seed(tmp_path / "data")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "statsbot.log").write_text(f'{{"event": "events.leave_was_ban", "member_id": "{FORGOTTEN}"}}\n')
+    settings = make_settings(data_dir=tmp_path / "data", log_dir=logs)
+    assert await forget(settings, FORGOTTEN) == 0
+    out = capsys.readouterr().out
+    assert "Removed 2 events of member 123456789012345678 from 2 day files" in out
+    assert f"Log files that name them (kept LOG_RETENTION_DAYS; delete them to erase it now): {logs}" in out
+
+
+async def test_a_data_dir_that_does_not_exist_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped DATA_DIR: exit 2 saying it does not exist, and no folder appears."""
+    missing = tmp_path / "typo"
+    assert await forget(make_settings(data_dir=missing), FORGOTTEN) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not missing.exists()

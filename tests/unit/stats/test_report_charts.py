@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from src.core.command_answers import AnswerWithFiles, CommandAnswers
 from src.core.exceptions import StatsBotError
+from src.core.offline import chart
 from src.services.stats.chart_maker import ChartMaker
 from src.services.stats.count_history import CountHistory
 from src.services.stats.history import DailyHistory
@@ -141,3 +143,13 @@ async def test_stats_export_attaches_the_csv(tmp_path: Path) -> None:
     assert lines[0] == "time,record,kind,member_id,username,display_name,bot,low,high,value"
     assert sum(1 for line in lines if ",event,join," in line) == 3
     assert reply.embed.description.startswith("3 events and 1 daily counts, times in UTC.")
+
+
+async def test_chart_into_a_folder_that_does_not_exist_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m src chart ... --out missing/x.png`: exit 1 and one line saying so, no traceback."""
+    await reports(tmp_path / "data", FakeRenderer())  # writes a day of joins
+    settings = make_settings(data_dir=tmp_path / "data", timezone="UTC")
+    code = await chart(settings, "joins", "1y", tmp_path / "missing" / "x.png")
+    assert (code, "chart: cannot write") == (1, capsys.readouterr().err[:19])
