@@ -250,6 +250,8 @@ def _members_text(track: Track, zone: tzinfo, *, same_day: date | None = None) -
         if same_day is not None
         else _between(ends.first_at.astimezone(zone).date(), ends.last_at.astimezone(zone).date())
     )
+    if ends.first == ends.last == ends.low == ends.high:
+        return f"Members stayed at {_number(ends.first)} {when}"
     return (
         f"Members went from {_number(ends.first)} to {_number(ends.last)} ({_change(ends.first, ends.last)}) "
         f"{when}; lowest {_number(ends.low)}, highest {_number(ends.high)}"
@@ -414,6 +416,9 @@ def _online_hours_text(by_hour: Sequence[float | None]) -> str:
         return "No online counts are stored for the week."
     high, high_at = max(kept, key=lambda pair: pair[0])
     low, low_at = min(kept, key=lambda pair: pair[0])
+    if high == low:
+        hours = "the one hour stored" if len(kept) == 1 else "every hour stored"
+        return f"Online averaged {_number(high)} at {hours}."
     return (
         f"Online is highest at {high_at:02d}:00 ({_number(high)} on average) "
         f"and lowest at {low_at:02d}:00 ({_number(low)})."

@@ -326,7 +326,7 @@ async def test_weekly_chart_shifts_the_week_before_by_the_wall_clock_across_dst(
     assert stamps(members)[0] == "2026-11-02T00:00:00-05:00"
     assert stamps(members)[-1] == "2026-11-09T00:00:00-05:00"
     assert spec.alt_text.startswith(
-        "Members went from 1,100 to 1,100 (0) on Monday, 2 November 2026; lowest 1,100, highest 1,100; "
+        "Members stayed at 1,100 on Monday, 2 November 2026; "
         "the week before, 1,000 to 1,011 (+11). Per day: nothing is recorded. "
     )
 
