@@ -79,6 +79,7 @@ RAW_DAYS = 7  # full resolution for the UTC days after this many days ago
 HOURLY_DAYS = 90  # hourly buckets for the local days after this many days ago
 FULL_LINE_EVERY = 60  # diff lines between two full lines of a raw journal
 MAX_PENDING = 5000  # samples kept while the disk refuses them (days at the usual refresh): then the oldest go
+YIELD_EVERY = 256  # points merged by `read` between two chances for the event loop to run other work
 NOT_RECORDED = frozenset({"goal"})  # a target, not a count
 
 Series = dict[str, dict[str, Triple]]  # key -> bucket key (hour key or ISO date) -> [min, max, last]
@@ -463,7 +464,11 @@ class CountHistory:
         time, as the points reach them; the samples not flushed yet come last.
         """
         streams = await self._streams(key, as_utc(start), as_utc(end))  # coarse to fine
+        merged = 0
         while True:
+            merged += 1
+            if merged % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a year holds thousands of points: let events in between
             # The stream whose next point (or next file) is earliest; on a tie the coarser one, so its point
             # is checked against the finer points starting with it.
             heads = [(head[0], i, head[1]) for i, s in enumerate(streams) if (head := s.head()) is not None]
@@ -568,9 +573,10 @@ class CountHistory:
         async def load() -> list[Point]:
             samples: list[tuple[int, int]] = []
             if stored:
-                replay = RawReplay(await self._store.read_lines(raw_name(day)))
-                samples = [(at, values[key]) for at, values in replay if key in values]
-                self._note_skipped(raw_name(day), replay.skipped)
+                lines = await self._store.read_lines(raw_name(day))
+                # A day of 5-minute lines replayed value by value: off the event loop, like the parsing.
+                samples, skipped = await asyncio.to_thread(_samples_of, lines, key)
+                self._note_skipped(raw_name(day), skipped)
             # Pending samples already in the file (flushed since the snapshot) are not repeated.
             flushed_up_to = max((at for at, _ in samples), default=None)
             samples += [s for s in pending if flushed_up_to is None or s[0] > flushed_up_to]
@@ -662,6 +668,13 @@ def _utc_midnight(day: date) -> datetime:
 
 def _overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     return a_start < b_end and b_start < a_end
+
+
+def _samples_of(lines: list[Any], key: str) -> tuple[list[tuple[int, int]], int]:
+    """The (time, value) samples of `key` a raw journal's lines hold, and how many lines were skipped."""
+    replay = RawReplay(lines)
+    samples = [(at, values[key]) for at, values in replay if key in values]
+    return samples, replay.skipped
 
 
 def _checked_series(raw_series: dict[str, Any], parse_key: Callable[[str], Any]) -> tuple[Series, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -754,3 +755,28 @@ async def test_seed_skips_days_with_hourly_data(store: MemoryStore, clock: Manua
 
     assert added == 0
     assert DAILY not in store.files
+
+
+async def test_a_long_read_lets_other_tasks_run_between_its_points(
+    store: MemoryStore, clock: ManualClock
+) -> None:
+    """Reading 1,000 points hands the event loop back every 256 points: a chart never holds events up."""
+    history = history_on(store, clock)
+    for minute in range(1000):
+        await record_at(history, clock, START + timedelta(minutes=minute), members=1000 + minute)
+    ticks = 0
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    worker = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = ticks
+    found = await points(history, "members")
+    during = ticks - before
+    worker.cancel()
+    assert len(found) == 1000
+    assert during >= 3  # at least one turn per 256 points merged
