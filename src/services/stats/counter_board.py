@@ -78,6 +78,11 @@ class MemberTally:
         return self._tracked
 
     @property
+    def counting(self) -> bool:
+        """Whether a finished pass gave a count that events now move."""
+        return self._count is not None
+
+    @property
     def passing(self) -> bool:
         """Whether a member-list pass is in progress."""
         return self._pass is not None

@@ -89,12 +89,16 @@ class CounterWorker:
         """Return the newest main value (None until one is known)."""
         return self._values().get(self.template.main_key)
 
-    def refresh(self) -> None:
-        """Re-render the name from the newest values and wake the worker; never renames by itself."""
-        desired = self.template.render(self._values())
-        if desired != self._desired:
-            self._desired = desired
-            self._changed_at = self._clock.now()
+    def refresh(self, values: Mapping[str, int] | None = None) -> None:
+        """Re-render the name from the newest values (given, or read) and wake the worker if it changed.
+
+        Never renames by itself. Called on every join during a raid: a name that did not change costs no wake.
+        """
+        desired = self.template.render(self._values() if values is None else values)
+        if desired == self._desired:
+            return
+        self._desired = desired
+        self._changed_at = self._clock.now()
         self._update_pending()
         self._loop.wake()
 

@@ -156,17 +156,20 @@ class CounterService:
     def member_joined(self, member: MemberInfo) -> None:
         """Follow a join for the bot and role counts (the member count travels separately)."""
         self._board.tally.joined(member)
-        self._refresh_workers()
+        if self._board.tally.counting:  # no template shows bots or tracked roles: nothing moved
+            self._refresh_workers()
 
     def member_left(self, user_id: int, *, bot: bool) -> None:
         """Follow a leave (or a ban's member-remove) for the bot and role counts."""
         self._board.tally.left(user_id, bot=bot)
-        self._refresh_workers()
+        if self._board.tally.counting:  # no template shows bots or tracked roles: nothing moved
+            self._refresh_workers()
 
     def member_updated(self, member: MemberInfo) -> None:
         """Follow a member update: the roles the member holds now."""
         self._board.tally.updated(member)
-        self._refresh_workers()
+        if self._board.tally.counting:  # no template shows bots or tracked roles: nothing moved
+            self._refresh_workers()
 
     def refresh_guild_facts(self) -> None:
         """Re-read boosts, channels and roles from the gateway's guild (after its update events)."""
@@ -339,9 +342,10 @@ class CounterService:
             self._refresh_workers()
 
     def _refresh_workers(self) -> None:
-        """Let every counter re-render from the board."""
+        """Let every counter re-render from the board (its values derived once for all of them)."""
+        values = self._board.values()
         for worker in self._workers.values():
-            worker.refresh()
+            worker.refresh(values)
 
     def _refresh_failed(self, exc: Exception, retry_in: float | None) -> None:
         """Log a failed count refresh; the next round tries again."""
