@@ -60,6 +60,15 @@ StartStack = Callable[..., Awaitable[CounterStack]]
 
 
 @pytest.fixture
+async def services() -> AsyncIterator[list[CounterService]]:
+    """Every CounterService a test builds; all are stopped afterwards so no task outlives its test."""
+    made: list[CounterService] = []
+    yield made
+    for service in made:
+        await service.stop()
+
+
+@pytest.fixture
 async def start_stack(port: FakeDiscord, clock: ManualClock, store: MemoryStore) -> AsyncIterator[StartStack]:
     """Start counter stacks on the test's port, clock and store; all are stopped afterwards."""
     started: list[CounterStack] = []

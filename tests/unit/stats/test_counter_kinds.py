@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,15 +65,6 @@ def port(clock: ManualClock) -> FakeDiscord:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[list[CounterService]]:
-    """Every service a test builds; all are stopped afterwards so no task outlives its test."""
-    made: list[CounterService] = []
-    yield made
-    for service in made:
-        await service.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,15 +50,6 @@ def store() -> MemoryStore:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[list[CounterService]]:
-    """Every service a test builds; all are stopped afterwards so no task outlives its test."""
-    made: list[CounterService] = []
-    yield made
-    for service in made:
-        await service.stop()
 
 
 @pytest.fixture
